@@ -1,0 +1,722 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Configuration loading on top of inih. inih parses keys, values and comments;
+ * our line reader counts lines (Debian's inih 55 does not pass line numbers to
+ * the handler), rejects over-long lines and NUL bytes instead of letting them be
+ * cut, and notes section headers so that empty and repeated sections are seen.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model.h"
+
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_NAME_MAX 64
+#define CONFIG_PATH_MAX 3072     /* XENSTORE_ABS_PATH_MAX */
+#define CONFIG_VALUE_MAX 1024
+
+enum section_kind { SECTION_NONE, SECTION_FRONTEND, SECTION_BRIDGE, SECTION_BACKEND };
+
+/* Where each key of the object being built was set, for later checks. */
+struct section {
+    enum section_kind kind;
+    void *object;
+    struct source_location where;
+};
+
+/* Per-object facts only needed while loading. */
+struct pending {
+    enum section_kind kind;
+    void *object;
+    struct source_location where;          /* the section header */
+    struct source_location backends_where; /* bridge: its backends= line */
+    struct source_location frontend_where; /* backend: its frontend= line */
+    char *backend_names;                   /* bridge: as written */
+    char *frontend_name;                   /* device-model backend */
+    bool has_domid;
+    unsigned int keys_seen;                /* bit per key, to refuse repeats */
+};
+
+struct loader {
+    struct model *model;
+    struct config_report *report;
+    FILE *stream;
+    const char *file;          /* stored in the model */
+    unsigned int line;
+    char *buffer;
+    size_t buffer_size;
+    struct section section;    /* the section being read */
+    struct pending *pending;
+    size_t pending_count;
+};
+
+static void report_add(struct config_report *report, bool error, const char *file,
+                       unsigned int line, const char *format, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void report_add(struct config_report *report, bool error, const char *file,
+                       unsigned int line, const char *format, ...)
+{
+    char message[CONFIG_LINE_MAX + 256];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof(message), format, args);
+    va_end(args);
+
+    char *text = NULL;
+    int r = line ? asprintf(&text, "%s:%u: %s: %s", file, line, error ? "error" : "warning", message)
+                 : asprintf(&text, "%s: %s: %s", file, error ? "error" : "warning", message);
+    if (error)
+        report->error_count++;
+    if (r < 0)
+        return;
+    char **grown = realloc(report->lines, (report->line_count + 1) * sizeof(char *));
+    if (!grown) {
+        free(text);
+        return;
+    }
+    grown[report->line_count++] = text;
+    report->lines = grown;
+}
+
+#define loader_error(loader, line, ...) \
+    report_add((loader)->report, true, (loader)->file, (line), __VA_ARGS__)
+
+void config_report_clear(struct config_report *report)
+{
+    for (size_t i = 0; i < report->line_count; i++)
+        free(report->lines[i]);
+    free(report->lines);
+    *report = (struct config_report){0};
+}
+
+int config_check_name(const char *name)
+{
+    size_t length = strlen(name);
+    if (length == 0 || length > CONFIG_NAME_MAX)
+        return -EINVAL;
+    for (const char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
+            return -EINVAL;
+    return 0;
+}
+
+/* Characters xenstored accepts in a path, without "//" or a trailing "/". */
+static int check_xenstore_path(const char *path)
+{
+    size_t length = strlen(path);
+    if (length == 0 || length > CONFIG_PATH_MAX || path[length - 1] == '/' || strstr(path, "//"))
+        return -EINVAL;
+    for (const char *c = path; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("-/_@", *c))
+            return -EINVAL;
+    return 0;
+}
+
+static struct pending *pending_for(struct loader *loader, const void *object)
+{
+    for (size_t i = 0; i < loader->pending_count; i++)
+        if (loader->pending[i].object == object)
+            return &loader->pending[i];
+    return NULL;
+}
+
+static const char *section_kind_name(enum section_kind kind)
+{
+    switch (kind) {
+    case SECTION_FRONTEND:
+        return "frontend";
+    case SECTION_BRIDGE:
+        return "bridge";
+    case SECTION_BACKEND:
+        return "backend";
+    case SECTION_NONE:
+        break;
+    }
+    return "?";
+}
+
+/* Called by the reader for each "[...]" line, before inih sees it. */
+static void loader_begin_section(struct loader *loader, const char *header)
+{
+    loader->section = (struct section){.kind = SECTION_NONE};
+    char kind[32], name[CONFIG_LINE_MAX];
+    int end = 0;
+    if (sscanf(header, " %31s %4095s %n", kind, name, &end) != 2) {
+        loader_error(loader, loader->line,
+                     "section [%s] needs a kind and a name, e.g. [frontend domu1]", header);
+        return;
+    }
+    if (header[end]) {
+        loader_error(loader, loader->line, "section [%s]: a name cannot contain spaces", header);
+        return;
+    }
+
+    enum section_kind section_kind;
+    if (strcmp(kind, "frontend") == 0)
+        section_kind = SECTION_FRONTEND;
+    else if (strcmp(kind, "bridge") == 0)
+        section_kind = SECTION_BRIDGE;
+    else if (strcmp(kind, "backend") == 0)
+        section_kind = SECTION_BACKEND;
+    else {
+        loader_error(loader, loader->line,
+                     "unknown section kind \"%s\" (expected frontend, bridge or backend)", kind);
+        return;
+    }
+
+    if (section_kind == SECTION_BRIDGE) {
+        char *slash = strchr(name, '/');
+        if (!slash || strchr(slash + 1, '/')) {
+            loader_error(loader, loader->line,
+                         "bridge name \"%s\" must be FRONTEND/ID, e.g. domu1/pcie0", name);
+            return;
+        }
+        *slash = '\0';
+        bool valid = config_check_name(name) == 0 && config_check_name(slash + 1) == 0;
+        *slash = '/';
+        if (!valid) {
+            loader_error(loader, loader->line,
+                         "invalid bridge name \"%s\": FRONTEND and ID use letters, digits, '-' "
+                         "and '_' (at most %d each)", name, CONFIG_NAME_MAX);
+            return;
+        }
+    } else if (config_check_name(name) < 0) {
+        loader_error(loader, loader->line,
+                     "invalid %s name \"%s\": use letters, digits, '-' and '_' (at most %d)",
+                     kind, name, CONFIG_NAME_MAX);
+        return;
+    }
+
+    void *existing = section_kind == SECTION_FRONTEND ? (void *)model_find_frontend(loader->model, name)
+                     : section_kind == SECTION_BRIDGE ? (void *)model_find_bridge(loader->model, name)
+                                                      : (void *)model_find_backend(loader->model, name);
+    if (existing) {
+        const struct pending *first = pending_for(loader, existing);
+        loader_error(loader, loader->line, "duplicate section [%s %s]; first defined at %s:%u",
+                     kind, name, first->where.file, first->where.line);
+        return;
+    }
+
+    struct source_location where = {.file = loader->file, .line = loader->line};
+    void *object = NULL;
+    int r;
+    if (section_kind == SECTION_FRONTEND) {
+        struct frontend *frontend;
+        r = model_add_frontend(loader->model, name, &frontend);
+        if (r == 0) {
+            frontend->where = where;
+            object = frontend;
+        }
+    } else if (section_kind == SECTION_BRIDGE) {
+        struct bridge *bridge;
+        r = model_add_bridge(loader->model, name, &bridge);
+        if (r == 0) {
+            bridge->where = where;
+            object = bridge;
+        }
+    } else {
+        struct backend *backend;
+        r = model_add_backend(loader->model, name, &backend);
+        if (r == 0) {
+            backend->where = where;
+            object = backend;
+        }
+    }
+    struct pending *grown = object ? realloc(loader->pending,
+                                             (loader->pending_count + 1) * sizeof(*grown))
+                                   : NULL;
+    if (!grown) {
+        loader_error(loader, loader->line, "out of memory");
+        return;
+    }
+    loader->pending = grown;
+    grown[loader->pending_count++] =
+        (struct pending){.kind = section_kind, .object = object, .where = where};
+    loader->section = (struct section){.kind = section_kind, .object = object, .where = where};
+}
+
+/* Refuses a key given twice in one section: the second would silently win. */
+static bool key_first_time(struct loader *loader, struct pending *pending, unsigned int bit,
+                           const char *key)
+{
+    if (pending->keys_seen & bit) {
+        loader_error(loader, loader->line, "%s is set twice in [%s %s]", key,
+                     section_kind_name(loader->section.kind), *(char **)pending->object);
+        return false;
+    }
+    pending->keys_seen |= bit;
+    return true;
+}
+
+static int replace_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static void frontend_set(struct loader *loader, struct pending *pending, const char *key,
+                         const char *value)
+{
+    struct frontend *frontend = pending->object;
+    if (strcmp(key, "domid") != 0) {
+        loader_error(loader, loader->line, "unknown key \"%s\" in [frontend %s] (known: domid)",
+                     key, frontend->name);
+        return;
+    }
+    if (!key_first_time(loader, pending, 1u << 0, key))
+        return;
+    char *end;
+    errno = 0;
+    unsigned long domid = strtoul(value, &end, 10);
+    if (!isdigit((unsigned char)value[0]) || *end || errno || domid > MODEL_DOMID_MAX) {
+        loader_error(loader, loader->line,
+                     "bad domid \"%s\" for frontend %s: expected a number from 0 to %u", value,
+                     frontend->name, MODEL_DOMID_MAX);
+        return;
+    }
+    frontend->domid = (unsigned int)domid;
+    pending->has_domid = true;
+}
+
+static void bridge_set(struct loader *loader, struct pending *pending, const char *key,
+                       const char *value)
+{
+    struct bridge *bridge = pending->object;
+    int r = 0;
+    if (strcmp(key, "device-tree-path") == 0) {
+        if (!key_first_time(loader, pending, 1u << 0, key))
+            return;
+        if (value[0] != '/' || strlen(value) > CONFIG_VALUE_MAX) {
+            loader_error(loader, loader->line,
+                         "device-tree-path \"%s\" must be an absolute device-tree path such as "
+                         "/pcie@10000000", value);
+            return;
+        }
+        r = replace_string(&bridge->device_tree_path, value);
+    } else if (strcmp(key, "backends") == 0) {
+        if (!key_first_time(loader, pending, 1u << 1, key))
+            return;
+        pending->backends_where = (struct source_location){loader->file, loader->line};
+        r = replace_string(&pending->backend_names, value);
+    } else if (strcmp(key, "signal") == 0) {
+        if (!key_first_time(loader, pending, 1u << 2, key))
+            return;
+        char *copy = strdup(value), *save = NULL;
+        if (!copy) {
+            r = -ENOMEM;
+        } else {
+            bridge->signal_methods = 0;
+            for (char *word = strtok_r(copy, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
+                if (strcmp(word, "xenstore") == 0)
+                    bridge->signal_methods |= SIGNAL_XENSTORE;
+                else
+                    loader_error(loader, loader->line,
+                                 "unknown signal method \"%s\" for bridge %s (known: xenstore)",
+                                 word, bridge->name);
+            }
+            free(copy);
+            if (!bridge->signal_methods)
+                loader_error(loader, loader->line, "bridge %s: signal names no method",
+                             bridge->name);
+        }
+    } else {
+        loader_error(loader, loader->line,
+                     "unknown key \"%s\" in [bridge %s] (known: device-tree-path, backends, signal)",
+                     key, bridge->name);
+    }
+    if (r < 0)
+        loader_error(loader, loader->line, "out of memory");
+}
+
+static void backend_set(struct loader *loader, struct pending *pending, const char *key,
+                        const char *value)
+{
+    struct backend *backend = pending->object;
+    int r = 0;
+    if (strcmp(key, "probe") == 0) {
+        if (!key_first_time(loader, pending, 1u << 0, key))
+            return;
+        if (strcmp(value, "xenstore") != 0 && strcmp(value, "device-model") != 0) {
+            loader_error(loader, loader->line,
+                         "unknown probe \"%s\" for backend %s (known: xenstore, device-model)",
+                         value, backend->name);
+            return;
+        }
+        backend->probe = PROBE_XENSTORE;
+        /* device-model is the xenstore probe with QEMU's key and value
+         * (QEMU accel/xen: device-model/<domid>/state = "running"). */
+        if (strcmp(value, "device-model") == 0)
+            pending->keys_seen |= 1u << 8;
+    } else if (strcmp(key, "path") == 0) {
+        if (!key_first_time(loader, pending, 1u << 1, key))
+            return;
+        if (check_xenstore_path(value) < 0) {
+            loader_error(loader, loader->line,
+                         "bad xenstore path \"%s\" for backend %s: letters, digits and -/_@, no "
+                         "empty component, at most %d characters",
+                         value, backend->name, CONFIG_PATH_MAX);
+            return;
+        }
+        r = replace_string(&backend->xenstore_path, value);
+    } else if (strcmp(key, "value") == 0) {
+        if (!key_first_time(loader, pending, 1u << 2, key))
+            return;
+        if (strlen(value) > CONFIG_VALUE_MAX) {
+            loader_error(loader, loader->line, "value for backend %s is longer than %d",
+                         backend->name, CONFIG_VALUE_MAX);
+            return;
+        }
+        r = replace_string(&backend->expected_value, value);
+    } else if (strcmp(key, "frontend") == 0) {
+        if (!key_first_time(loader, pending, 1u << 3, key))
+            return;
+        pending->frontend_where = (struct source_location){loader->file, loader->line};
+        r = replace_string(&pending->frontend_name, value);
+    } else {
+        loader_error(loader, loader->line,
+                     "unknown key \"%s\" in [backend %s] (known: probe, path, value, frontend)",
+                     key, backend->name);
+    }
+    if (r < 0)
+        loader_error(loader, loader->line, "out of memory");
+}
+
+static int loader_handle(void *userdata, const char *section, const char *key, const char *value)
+{
+    struct loader *loader = userdata;
+    struct pending *pending = pending_for(loader, loader->section.object);
+    if (loader->section.kind == SECTION_NONE || !pending) {
+        /* The section header was already reported as an error, or the key
+         * precedes any section. */
+        if (!section[0])
+            loader_error(loader, loader->line, "\"%s\" is outside any section", key);
+        return 1;
+    }
+    switch (loader->section.kind) {
+    case SECTION_FRONTEND:
+        frontend_set(loader, pending, key, value);
+        break;
+    case SECTION_BRIDGE:
+        bridge_set(loader, pending, key, value);
+        break;
+    case SECTION_BACKEND:
+        backend_set(loader, pending, key, value);
+        break;
+    case SECTION_NONE:
+        break;
+    }
+    return 1;   /* errors are recorded by us, with their messages */
+}
+
+/* fgets()-like reader for ini_parse_stream() that counts lines and refuses
+ * lines that inih would cut at its buffer size. */
+static char *loader_read_line(char *out, int size, void *userdata)
+{
+    struct loader *loader = userdata;
+    ssize_t length = getline(&loader->buffer, &loader->buffer_size, loader->stream);
+    if (length < 0)
+        return NULL;
+    loader->line++;
+    /* inih needs room for the newline and the terminator. */
+    ssize_t content = length - (loader->buffer[length - 1] == '\n');
+    if (content > size - 2) {
+        loader_error(loader, loader->line, "line is %zd characters long; the limit is %d",
+                     content, size - 2);
+        strcpy(out, "\n");
+        return out;
+    }
+    if (strlen(loader->buffer) != (size_t)length) {
+        loader_error(loader, loader->line, "line contains a NUL byte");
+        strcpy(out, "\n");
+        return out;
+    }
+    memcpy(out, loader->buffer, (size_t)length + 1);
+
+    const char *start = out;
+    while (isspace((unsigned char)*start))
+        start++;
+    if (*start == '[') {
+        const char *close = strchr(start, ']');
+        if (close) {
+            char header[CONFIG_LINE_MAX];
+            size_t n = (size_t)(close - start - 1);
+            memcpy(header, start + 1, n);
+            header[n] = '\0';
+            loader_begin_section(loader, header);
+        } else {
+            loader->section = (struct section){.kind = SECTION_NONE};
+        }
+    }
+    return out;
+}
+
+static int loader_parse_file(struct loader *loader, const char *path)
+{
+    FILE *stream = fopen(path, "re");
+    if (!stream) {
+        int r = -errno;
+        report_add(loader->report, true, path, 0, "cannot open: %s", strerror(errno));
+        return r;
+    }
+    int r = model_add_file(loader->model, path, &loader->file);
+    if (r < 0) {
+        fclose(stream);
+        return r;
+    }
+    loader->stream = stream;
+    loader->line = 0;
+    loader->section = (struct section){.kind = SECTION_NONE};
+    int syntax_line = ini_parse_stream(loader_read_line, loader, loader_handle, loader);
+    if (syntax_line > 0)
+        loader_error(loader, (unsigned int)syntax_line,
+                     "syntax error: expected [kind name], key = value, or a # comment");
+    else if (syntax_line < 0)
+        loader_error(loader, 0, "out of memory");
+    fclose(stream);
+    return 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The drop-in directory's *.conf files, sorted. A missing directory is fine. */
+static int list_dropins(const char *directory, char ***out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    DIR *dir = opendir(directory);
+    if (!dir)
+        return errno == ENOENT ? 0 : -errno;
+    struct dirent *entry;
+    int r = 0;
+    while ((entry = readdir(dir))) {
+        size_t length = strlen(entry->d_name);
+        if (entry->d_name[0] == '.' || length < 6 || strcmp(entry->d_name + length - 5, ".conf"))
+            continue;
+        char *path = NULL;
+        char **grown = realloc(*out, (*count + 1) * sizeof(char *));
+        if (!grown || asprintf(&path, "%s/%s", directory, entry->d_name) < 0) {
+            if (grown)
+                *out = grown;
+            r = -ENOMEM;
+            break;
+        }
+        *out = grown;
+        (*out)[(*count)++] = path;
+    }
+    closedir(dir);
+    if (*count)
+        qsort(*out, *count, sizeof(char *), compare_strings);
+    return r;
+}
+
+static void resolve_frontend(struct loader *loader, struct pending *pending)
+{
+    struct frontend *frontend = pending->object;
+    struct model *model = loader->model;
+    if (!pending->has_domid) {
+        /* A domid that was given but bad has been reported where it stands. */
+        if (!(pending->keys_seen & 1u))
+            report_add(loader->report, true, pending->where.file, pending->where.line,
+                       "frontend %s has no domid", frontend->name);
+        return;
+    }
+    for (size_t i = 0; i < model->frontend_count && model->frontends[i] != frontend; i++) {
+        struct frontend *other = model->frontends[i];
+        if (other->domid == frontend->domid && pending_for(loader, other)->has_domid)
+            report_add(loader->report, true, pending->where.file, pending->where.line,
+                       "frontend %s has domid %u, already used by frontend %s at %s:%u",
+                       frontend->name, frontend->domid, other->name, other->where.file,
+                       other->where.line);
+    }
+}
+
+static void resolve_backend(struct loader *loader, struct pending *pending)
+{
+    struct backend *backend = pending->object;
+    struct config_report *report = loader->report;
+    const char *file = pending->where.file;
+    unsigned int line = pending->where.line;
+
+    if (!(pending->keys_seen & 1u)) {
+        report_add(report, true, file, line,
+                   "backend %s has no probe (probe = device-model or probe = xenstore)",
+                   backend->name);
+        return;
+    }
+    if (!(pending->keys_seen & (1u << 8))) {
+        if (pending->frontend_name)
+            report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
+                       "backend %s: frontend = is only for probe = device-model", backend->name);
+        if (!backend->xenstore_path)
+            report_add(report, true, file, line,
+                       "backend %s: probe = xenstore needs path = XENSTORE-PATH", backend->name);
+        if (!backend->expected_value)
+            report_add(report, true, file, line,
+                       "backend %s: probe = xenstore needs value = EXPECTED-VALUE", backend->name);
+        return;
+    }
+    if (backend->xenstore_path || backend->expected_value) {
+        report_add(report, true, file, line,
+                   "backend %s: probe = device-model sets path and value itself; use probe = "
+                   "xenstore to choose them", backend->name);
+        return;
+    }
+    if (!pending->frontend_name) {
+        report_add(report, true, file, line,
+                   "backend %s: probe = device-model needs frontend = NAME", backend->name);
+        return;
+    }
+    struct frontend *frontend = model_find_frontend(loader->model, pending->frontend_name);
+    if (!frontend) {
+        report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
+                   "backend %s refers to unknown frontend \"%s\"", backend->name,
+                   pending->frontend_name);
+        return;
+    }
+    if (asprintf(&backend->xenstore_path, "device-model/%u/state", frontend->domid) < 0) {
+        backend->xenstore_path = NULL;
+        report_add(report, true, file, line, "out of memory");
+    } else if (!(backend->expected_value = strdup("running"))) {
+        report_add(report, true, file, line, "out of memory");
+    }
+}
+
+static void resolve_bridge(struct loader *loader, struct pending *pending)
+{
+    struct bridge *bridge = pending->object;
+    struct model *model = loader->model;
+    struct config_report *report = loader->report;
+    const char *file = pending->where.file;
+    unsigned int line = pending->where.line;
+
+    char frontend_name[CONFIG_NAME_MAX + 1];
+    snprintf(frontend_name, sizeof(frontend_name), "%.*s", (int)(bridge->id - bridge->name - 1),
+             bridge->name);
+    bridge->frontend = model_find_frontend(model, frontend_name);
+    if (!bridge->frontend)
+        report_add(report, true, file, line, "bridge %s belongs to unknown frontend \"%s\"",
+                   bridge->name, frontend_name);
+    if (!bridge->device_tree_path)
+        report_add(report, true, file, line,
+                   "bridge %s has no device-tree-path (e.g. device-tree-path = /pcie@10000000)",
+                   bridge->name);
+
+    size_t named = 0;
+    char *save = NULL;
+    for (char *word = pending->backend_names ? strtok_r(pending->backend_names, " \t", &save) : NULL;
+         word; word = strtok_r(NULL, " \t", &save)) {
+        named++;
+        struct backend *backend = model_find_backend(model, word);
+        if (!backend)
+            report_add(report, true, pending->backends_where.file, pending->backends_where.line,
+                       "bridge %s needs unknown backend \"%s\"", bridge->name, word);
+        else if (model_link(bridge, backend) < 0)
+            report_add(report, true, file, line, "out of memory");
+    }
+    if (named == 0)
+        report_add(report, true, pending->backend_names ? pending->backends_where.file : file,
+                   pending->backend_names ? pending->backends_where.line : line,
+                   "bridge %s has no backends (backends = NAME …)", bridge->name);
+}
+
+/* Checks that need the whole configuration: references, required keys. */
+static void loader_resolve(struct loader *loader)
+{
+    /* Backends first: bridges link them only once their paths are known. */
+    for (size_t i = 0; i < loader->pending_count; i++)
+        if (loader->pending[i].kind == SECTION_FRONTEND)
+            resolve_frontend(loader, &loader->pending[i]);
+    for (size_t i = 0; i < loader->pending_count; i++)
+        if (loader->pending[i].kind == SECTION_BACKEND)
+            resolve_backend(loader, &loader->pending[i]);
+    for (size_t i = 0; i < loader->pending_count; i++)
+        if (loader->pending[i].kind == SECTION_BRIDGE)
+            resolve_bridge(loader, &loader->pending[i]);
+
+    struct model *model = loader->model;
+    for (size_t i = 0; i < model->backend_count; i++)
+        if (model->backends[i]->bridge_count == 0)
+            report_add(loader->report, false, model->backends[i]->where.file,
+                       model->backends[i]->where.line, "backend %s is not used by any bridge",
+                       model->backends[i]->name);
+}
+
+int config_load(const char *main_file, const char *dropin_dir, struct model **out,
+                struct config_report *report)
+{
+    *out = NULL;
+    struct loader loader = {.report = report, .model = model_new()};
+    char **dropins = NULL;
+    size_t dropin_count = 0;
+    int r = -ENOMEM;
+    if (!loader.model)
+        goto out;
+
+    /* Keep inih from reinterpreting what systemd-style INI means literally. */
+    ini_max_line = CONFIG_LINE_MAX;
+    ini_allow_multiline = false;
+    ini_allow_inline_comments = false;
+    ini_allow_no_value = false;
+    ini_stop_on_first_error = false;
+
+    if (dropin_dir) {
+        r = list_dropins(dropin_dir, &dropins, &dropin_count);
+        if (r < 0) {
+            report_add(report, true, dropin_dir, 0, "cannot read directory: %s", strerror(-r));
+            goto out;
+        }
+    }
+    FILE *probe = fopen(main_file, "re");
+    if (probe) {
+        fclose(probe);
+        r = loader_parse_file(&loader, main_file);
+    } else if (errno == ENOENT && dropin_count > 0) {
+        r = 0;
+    } else {
+        r = -errno;
+        report_add(report, true, main_file, 0, "cannot open: %s", strerror(errno));
+    }
+    for (size_t i = 0; r == 0 && i < dropin_count; i++)
+        r = loader_parse_file(&loader, dropins[i]);
+    if (r < 0)
+        goto out;
+
+    loader_resolve(&loader);
+    if (report->error_count) {
+        r = -EINVAL;
+        goto out;
+    }
+    *out = loader.model;
+    loader.model = NULL;
+    r = 0;
+out:
+    for (size_t i = 0; i < dropin_count; i++)
+        free(dropins[i]);
+    free(dropins);
+    for (size_t i = 0; i < loader.pending_count; i++) {
+        free(loader.pending[i].backend_names);
+        free(loader.pending[i].frontend_name);
+    }
+    free(loader.pending);
+    free(loader.buffer);
+    model_free(loader.model);
+    return r;
+}

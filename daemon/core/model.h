@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The readiness model: frontends, their bridges, and the backends each bridge
+ * needs. Pure data plus the per-bridge state machine; it knows nothing about
+ * Xen, event loops or sockets, so it is tested on its own.
+ *
+ * Ownership: a struct model owns every frontend, bridge and backend in it;
+ * model_free() releases all of them. Pointers between objects are borrowed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Frontend domids are below DOMID_FIRST_RESERVED (0x7FF0) in Xen. */
+#define MODEL_DOMID_MAX 0x7FEFu
+
+enum bridge_state {
+    BRIDGE_WAITING,
+    BRIDGE_READY,
+};
+
+enum probe_kind {
+    PROBE_XENSTORE,      /* a xenstore node holding an expected value */
+};
+
+/* How a bridge tells its frontend; a bridge may use several. */
+enum signal_method {
+    SIGNAL_XENSTORE = 1u << 0,
+};
+
+struct source_location {
+    const char *file;    /* owned by the model's file list */
+    unsigned int line;
+};
+
+/* frontend, backend and bridge keep name as their first member (see model.c). */
+struct frontend {
+    char *name;
+    unsigned int domid;
+    struct source_location where;
+};
+
+struct backend {
+    char *name;
+    struct source_location where;
+    enum probe_kind probe;
+    char *xenstore_path;     /* absolute, or relative to the daemon's home */
+    char *expected_value;
+    /* Bridges that need this backend. */
+    struct bridge **bridges;
+    size_t bridge_count;
+    /* Last observation reported by the probe. */
+    bool ready;
+    char *detail;            /* why it is not ready, for status; may be NULL */
+};
+
+struct bridge {
+    char *name;              /* "FRONTEND/ID", unique */
+    size_t index;            /* position in model->bridges */
+    const char *id;          /* the part after the slash, points into name */
+    struct frontend *frontend;
+    char *device_tree_path;
+    unsigned int signal_methods;
+    struct source_location where;
+    struct backend **backends;
+    size_t backend_count;
+    size_t ready_count;
+    enum bridge_state state;
+    uint64_t state_since_usec;   /* CLOCK_REALTIME of the last transition */
+};
+
+/* Told about every bridge transition, once, after it is logged. */
+typedef void (*model_transition_fn)(struct bridge *bridge, enum bridge_state old_state,
+                                    const struct backend *cause, void *userdata);
+
+/* Told after every change of a backend's readiness (and the bridge
+ * transitions it caused). */
+typedef void (*model_backend_fn)(struct backend *backend, void *userdata);
+
+struct model_observer {
+    model_transition_fn on_transition;
+    model_backend_fn on_backend;
+    void *userdata;
+};
+
+struct model {
+    struct frontend **frontends;
+    size_t frontend_count;
+    struct bridge **bridges;
+    size_t bridge_count;
+    struct backend **backends;
+    size_t backend_count;
+    char **files;            /* configuration files read, for source locations */
+    size_t file_count;
+    struct model_observer observer;
+};
+
+struct model *model_new(void);
+void model_free(struct model *model);
+
+struct frontend *model_find_frontend(const struct model *model, const char *name);
+struct bridge *model_find_bridge(const struct model *model, const char *name);
+struct backend *model_find_backend(const struct model *model, const char *name);
+
+/* Adding objects; the model takes ownership of what it returns. */
+int model_add_file(struct model *model, const char *path, const char **stored);
+int model_add_frontend(struct model *model, const char *name, struct frontend **out);
+int model_add_bridge(struct model *model, const char *name, struct bridge **out);
+int model_add_backend(struct model *model, const char *name, struct backend **out);
+/* Records that bridge needs backend (both directions); duplicates are ignored. */
+int model_link(struct bridge *bridge, struct backend *backend);
+
+void model_set_observer(struct model *model, const struct model_observer *observer);
+
+/*
+ * The state machine's only input: a probe's latest observation of a backend.
+ * Repeated observations are harmless; a bridge changes state exactly when the
+ * last of its backends becomes ready or the first one stops being ready.
+ * detail (may be NULL) says why a backend is not ready.
+ */
+void model_set_backend_ready(struct model *model, struct backend *backend, bool ready,
+                             const char *detail);
+
+const char *bridge_state_name(enum bridge_state state);
+/* Counts bridges in state READY. */
+size_t model_ready_bridge_count(const struct model *model);

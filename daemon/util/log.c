@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <systemd/sd-journal.h>
+
+#include "core/model.h"
+
+static int max_priority = LOG_INFO;
+static int journal_state = -1;   /* -1 unknown, 0 stderr, 1 journal */
+
+void log_set_max_priority(int priority)
+{
+    max_priority = priority;
+}
+
+int log_get_max_priority(void)
+{
+    return max_priority;
+}
+
+int log_parse_priority(const char *text)
+{
+    static const char *const names[] = {
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    };
+    for (int i = 0; i < 8; i++)
+        if (strcmp(text, names[i]) == 0)
+            return i;
+    if (text[0] >= '0' && text[0] <= '7' && text[1] == '\0')
+        return text[0] - '0';
+    return -EINVAL;
+}
+
+/* systemd sets JOURNAL_STREAM to "dev:inode" of the stream it connected to our
+ * stderr; only when that still is our stderr do structured fields make sense. */
+static bool log_to_journal(void)
+{
+    if (journal_state >= 0)
+        return journal_state;
+    journal_state = 0;
+    const char *stream = getenv("JOURNAL_STREAM");
+    struct stat st;
+    unsigned long long dev, ino;
+    if (stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0
+        && (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+        journal_state = 1;
+    return journal_state;
+}
+
+static void log_emit(int priority, const struct bridge *bridge, const struct backend *backend,
+                     const char *format, va_list args)
+{
+    if (priority > max_priority)
+        return;
+    char text[1024];
+    vsnprintf(text, sizeof(text), format, args);
+
+    if (!log_to_journal()) {
+        fprintf(stderr, "<%d>%s\n", priority, text);
+        return;
+    }
+    /* Each field is "NAME=value"; sd_journal_sendv() takes them as iovecs. */
+    char fields[7][1100];
+    int count = 0;
+    snprintf(fields[count++], sizeof(fields[0]), "MESSAGE=%s", text);
+    snprintf(fields[count++], sizeof(fields[0]), "PRIORITY=%d", priority);
+    if (bridge) {
+        snprintf(fields[count++], sizeof(fields[0]), "FRONTEND=%s", bridge->frontend->name);
+        snprintf(fields[count++], sizeof(fields[0]), "FRONTEND_DOMID=%u", bridge->frontend->domid);
+        snprintf(fields[count++], sizeof(fields[0]), "BRIDGE=%s", bridge->name);
+        snprintf(fields[count++], sizeof(fields[0]), "STATE=%s", bridge_state_name(bridge->state));
+    }
+    if (backend)
+        snprintf(fields[count++], sizeof(fields[0]), "BACKEND=%s", backend->name);
+    struct iovec iov[7];
+    for (int i = 0; i < count; i++)
+        iov[i] = (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
+    sd_journal_sendv(iov, count);
+}
+
+void log_message(int priority, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    log_emit(priority, NULL, NULL, format, args);
+    va_end(args);
+}
+
+void log_bridge(int priority, const struct bridge *bridge, const struct backend *backend,
+                const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    log_emit(priority, bridge, backend, format, args);
+    va_end(args);
+}
+
+void log_backend(int priority, const struct backend *backend, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    log_emit(priority, NULL, backend, format, args);
+    va_end(args);
+}

@@ -1,0 +1,909 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of the configuration loader (daemon/config/config.c). Each test
+ * writes its input into a fresh temporary directory and loads it; every error
+ * must be reported as "FILE:LINE: error: MESSAGE" at the right place.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/model.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MAIN "xenready.conf"
+#define DROPINS "xenready.d"
+
+/* The line limit: 4096-byte buffer less the newline and the terminating NUL. */
+#define LINE_LIMIT 4094
+
+/* A small valid configuration of exactly 9 lines; tests append to it, so
+ * their own lines start at 10. */
+#define VALID                                       \
+    "[frontend domu1]\n"                  /* 1 */  \
+    "domid = 1\n"                         /* 2 */  \
+    VALID_AFTER_DOMID
+#define VALID_AFTER_DOMID                           \
+    "[backend disk]\n"                    /* 3 */  \
+    "probe = xenstore\n"                  /* 4 */  \
+    "path = backend/vbd/1/51712/state\n"  /* 5 */  \
+    "value = 4\n"                         /* 6 */  \
+    "[bridge domu1/pcie0]\n"              /* 7 */  \
+    "device-tree-path = /pcie@10000000\n" /* 8 */  \
+    "backends = disk\n"                   /* 9 */
+
+/* ---- fixture: a temporary directory, the loaded model and its report ---- */
+
+static char root[] = "/tmp/check_config.XXXXXX";   /* made once, by main() */
+static char dir[256];                              /* one per test, inside root */
+static struct model *model;
+static struct config_report report;
+static int load_result;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "%s/test.XXXXXX", root);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    model = NULL;
+    report = (struct config_report){0};
+    load_result = 1;
+}
+
+static void teardown(void)
+{
+    model_free(model);
+    model = NULL;
+    config_report_clear(&report);
+}
+
+/* The path of name in this test's directory (a few results live at once). */
+static const char *path_of(const char *name)
+{
+    static char paths[4][PATH_MAX];
+    static unsigned int next;
+    char *path = paths[next++ % ARRAY_SIZE(paths)];
+    snprintf(path, PATH_MAX, "%s/%s", dir, name);
+    return path;
+}
+
+static void write_bytes(const char *name, const char *data, size_t length)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", path_of(name));
+    char *slash = strrchr(parent, '/');
+    *slash = '\0';
+    if (mkdir(parent, 0700) < 0)
+        ck_assert_int_eq(errno, EEXIST);
+
+    FILE *file = fopen(path_of(name), "we");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_uint_eq(fwrite(data, 1, length, file), length);
+    ck_assert_int_eq(fclose(file), 0);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    write_bytes(name, text, strlen(text));
+}
+
+/* The report, one line each, for failure messages. */
+static const char *report_text(void)
+{
+    static char text[16384];
+    size_t used = 0;
+    text[0] = '\0';
+    for (size_t i = 0; i < report.line_count && used < sizeof(text); i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "  %s\n", report.lines[i]);
+    return report.line_count ? text : "  (empty)\n";
+}
+
+/*
+ * Loads main_name (and the drop-in directory dropins, may be NULL) from this
+ * test's directory into model and report, checking the contract that holds
+ * either way: *out is always set, NULL on failure; success means no errors.
+ */
+static int load(const char *main_name, const char *dropins)
+{
+    static int poison;
+    struct model *out = (struct model *)&poison;
+    config_report_clear(&report);
+    load_result = config_load(path_of(main_name), dropins ? path_of(dropins) : NULL, &out,
+                              &report);
+    ck_assert_msg(out != (struct model *)&poison, "config_load left *out untouched");
+    model = out;
+    if (load_result == 0) {
+        ck_assert_msg(model != NULL, "success without a model");
+        ck_assert_msg(report.error_count == 0, "success with %zu errors:\n%s",
+                      report.error_count, report_text());
+    } else {
+        ck_assert_msg(model == NULL, "failure (%d) with a model", load_result);
+        ck_assert_msg(report.error_count > 0, "failure (%d) without an error in the report",
+                      load_result);
+    }
+    return load_result;
+}
+
+/* Writes text as the main file and loads it alone. */
+static int load_string(const char *text)
+{
+    write_file(MAIN, text);
+    return load(MAIN, NULL);
+}
+
+static void assert_loaded(void)
+{
+    ck_assert_msg(load_result == 0, "load failed (%d):\n%s", load_result, report_text());
+}
+
+/* A failed load because of errors in the configuration; errors: their exact
+ * number, or 0 not to check it. */
+static void assert_invalid(size_t errors)
+{
+    ck_assert_msg(load_result == -EINVAL, "load returned %d, expected -EINVAL; report:\n%s",
+                  load_result, report_text());
+    if (errors)
+        ck_assert_msg(report.error_count == errors, "%zu errors, expected %zu:\n%s",
+                      report.error_count, errors, report_text());
+}
+
+/* Some report line is "<dir>/NAME:LINE: KIND: …TEXT…". */
+static void assert_reported(const char *name, unsigned int line, const char *kind,
+                            const char *text)
+{
+    char prefix[PATH_MAX + 64];
+    int length = snprintf(prefix, sizeof(prefix), "%s:%u: %s: ", path_of(name), line, kind);
+    for (size_t i = 0; i < report.line_count; i++)
+        if (strncmp(report.lines[i], prefix, (size_t)length) == 0
+            && strstr(report.lines[i] + length, text))
+            return;
+    ck_abort_msg("expected \"%s…%s…\" in the report:\n%s", prefix, text, report_text());
+}
+
+static void assert_error(const char *name, unsigned int line, const char *text)
+{
+    assert_reported(name, line, "error", text);
+}
+
+/* No report line mentions text at all (e.g. a second file's name). */
+static void assert_not_reported(const char *text)
+{
+    for (size_t i = 0; i < report.line_count; i++)
+        ck_assert_msg(!strstr(report.lines[i], text), "unexpected \"%s\" in the report:\n%s",
+                      text, report_text());
+}
+
+/* A file-level error has no line: "<dir>/NAME: error: cannot open: …". */
+static void assert_cannot_open(const char *name)
+{
+    char prefix[PATH_MAX + 64];
+    snprintf(prefix, sizeof(prefix), "%s: error: cannot open", path_of(name));
+    for (size_t i = 0; i < report.line_count; i++)
+        if (strncmp(report.lines[i], prefix, strlen(prefix)) == 0)
+            return;
+    ck_abort_msg("expected \"%s…\" in the report:\n%s", prefix, report_text());
+}
+
+/* "<dir>/NAME:LINE", e.g. for "first defined at …". */
+static const char *location(const char *name, unsigned int line)
+{
+    static char text[2][PATH_MAX + 16];
+    static unsigned int next;
+    char *out = text[next++ % ARRAY_SIZE(text)];
+    snprintf(out, PATH_MAX + 16, "%s:%u", path_of(name), line);
+    return out;
+}
+
+static char *repeat(char c, size_t count)
+{
+    char *text = malloc(count + 1);
+    ck_assert_ptr_nonnull(text);
+    memset(text, c, count);
+    text[count] = '\0';
+    return text;
+}
+
+/* A table of single-file inputs, each with one error at a known line of MAIN. */
+struct error_case {
+    const char *config;
+    unsigned int line;
+    const char *message;
+    size_t errors;          /* exact number of errors, 0: not checked */
+};
+
+static void check_error_case(const struct error_case *c)
+{
+    load_string(c->config);
+    assert_invalid(c->errors);
+    assert_error(MAIN, c->line, c->message);
+}
+
+#define ERROR_CASE_TEST(name, table)                \
+    START_TEST(name) { check_error_case(&table[_i]); } \
+    END_TEST
+
+/* ---- valid configurations ---- */
+
+START_TEST(test_minimal_valid)
+{
+    load_string(VALID);
+    assert_loaded();
+    ck_assert_msg(report.line_count == 0, "unexpected report:\n%s", report_text());
+}
+END_TEST
+
+static const char full_config[] =
+    "# Two guests, three bridges.\n"                        /* 1 */
+    "; both comment styles\n"                               /* 2 */
+    "\n"                                                    /* 3 */
+    "[frontend domu1]\n"                                    /* 4 */
+    "domid = 1\n"                                           /* 5 */
+    "\n"                                                    /* 6 */
+    "[frontend domu2]\n"                                    /* 7 */
+    "domid=32751\n"                                         /* 8 */
+    "\n"                                                    /* 9 */
+    "[backend disk]\n"                                      /* 10 */
+    "probe = xenstore\n"                                    /* 11 */
+    "path = /local/domain/0/backend/vbd/1/51712/state\n"    /* 12 */
+    "value = 4\n"                                           /* 13 */
+    "\n"                                                    /* 14 */
+    "[backend net]\n"                                       /* 15 */
+    "  probe   =   xenstore  \n"                            /* 16 */
+    "path = backend/vif/2/0/state\n"                        /* 17 */
+    "value = 4\n"                                           /* 18 */
+    "\n"                                                    /* 19 */
+    "[backend qemu-domu2]\n"                                /* 20 */
+    "probe = device-model\n"                                /* 21 */
+    "frontend = domu2\n"                                    /* 22 */
+    "\n"                                                    /* 23 */
+    "[bridge domu1/pcie0]\n"                                /* 24 */
+    "device-tree-path = /pcie@10000000\n"                   /* 25 */
+    "backends = disk net\n"                                 /* 26 */
+    "signal = xenstore\n"                                   /* 27 */
+    "\n"                                                    /* 28 */
+    "[bridge domu2/pcie0]\n"                                /* 29 */
+    "device-tree-path = /pcie@10000000\n"                   /* 30 */
+    "backends = net\tqemu-domu2\n"                          /* 31 */
+    "\n"                                                    /* 32 */
+    "[bridge domu2/gpu_1]\n"                                /* 33 */
+    "device-tree-path = /soc/pcie@30000000\n"               /* 34 */
+    "backends = qemu-domu2\n";                              /* 35 */
+
+static void assert_links(const struct bridge *bridge, size_t count, const char *const *names)
+{
+    ck_assert_uint_eq(bridge->backend_count, count);
+    for (size_t i = 0; i < count; i++) {
+        const struct backend *backend = bridge->backends[i];
+        ck_assert_str_eq(backend->name, names[i]);
+        bool back = false;
+        for (size_t j = 0; j < backend->bridge_count; j++)
+            back |= backend->bridges[j] == bridge;
+        ck_assert_msg(back, "backend %s does not list bridge %s", backend->name, bridge->name);
+    }
+    ck_assert_uint_eq(bridge->ready_count, 0);
+    ck_assert_int_eq(bridge->state, BRIDGE_WAITING);
+}
+
+START_TEST(test_full_valid)
+{
+    load_string(full_config);
+    assert_loaded();
+    ck_assert_msg(report.line_count == 0, "unexpected report:\n%s", report_text());
+    const char *file = path_of(MAIN);
+    ck_assert_uint_eq(model->file_count, 1);
+    ck_assert_str_eq(model->files[0], file);
+
+    ck_assert_uint_eq(model->frontend_count, 2);
+    struct frontend *domu1 = model_find_frontend(model, "domu1");
+    struct frontend *domu2 = model_find_frontend(model, "domu2");
+    ck_assert_ptr_nonnull(domu1);
+    ck_assert_ptr_nonnull(domu2);
+    ck_assert_uint_eq(domu1->domid, 1);
+    ck_assert_uint_eq(domu2->domid, 32751);
+    ck_assert_str_eq(domu1->where.file, file);
+    ck_assert_uint_eq(domu1->where.line, 4);
+    ck_assert_uint_eq(domu2->where.line, 7);
+
+    ck_assert_uint_eq(model->backend_count, 3);
+    struct backend *disk = model_find_backend(model, "disk");
+    struct backend *net = model_find_backend(model, "net");
+    struct backend *qemu = model_find_backend(model, "qemu-domu2");
+    ck_assert_ptr_nonnull(disk);
+    ck_assert_ptr_nonnull(net);
+    ck_assert_ptr_nonnull(qemu);
+    ck_assert_int_eq(disk->probe, PROBE_XENSTORE);
+    ck_assert_str_eq(disk->xenstore_path, "/local/domain/0/backend/vbd/1/51712/state");
+    ck_assert_str_eq(disk->expected_value, "4");
+    ck_assert_str_eq(net->xenstore_path, "backend/vif/2/0/state");
+    ck_assert_str_eq(net->expected_value, "4");
+    ck_assert_int_eq(qemu->probe, PROBE_XENSTORE);
+    ck_assert_str_eq(qemu->xenstore_path, "device-model/32751/state");
+    ck_assert_str_eq(qemu->expected_value, "running");
+    ck_assert_uint_eq(disk->where.line, 10);
+    ck_assert_uint_eq(net->where.line, 15);
+    ck_assert_uint_eq(qemu->where.line, 20);
+    for (size_t i = 0; i < model->backend_count; i++) {
+        ck_assert(!model->backends[i]->ready);
+        ck_assert_ptr_null(model->backends[i]->detail);
+    }
+    ck_assert_uint_eq(disk->bridge_count, 1);
+    ck_assert_uint_eq(net->bridge_count, 2);
+    ck_assert_uint_eq(qemu->bridge_count, 2);
+
+    ck_assert_uint_eq(model->bridge_count, 3);
+    struct bridge *d1p0 = model_find_bridge(model, "domu1/pcie0");
+    struct bridge *d2p0 = model_find_bridge(model, "domu2/pcie0");
+    struct bridge *d2gpu = model_find_bridge(model, "domu2/gpu_1");
+    ck_assert_ptr_nonnull(d1p0);
+    ck_assert_ptr_nonnull(d2p0);
+    ck_assert_ptr_nonnull(d2gpu);
+    ck_assert_ptr_eq(d1p0->frontend, domu1);
+    ck_assert_ptr_eq(d2p0->frontend, domu2);
+    ck_assert_ptr_eq(d2gpu->frontend, domu2);
+    ck_assert_str_eq(d1p0->id, "pcie0");
+    ck_assert_str_eq(d2gpu->id, "gpu_1");
+    ck_assert_str_eq(d1p0->device_tree_path, "/pcie@10000000");
+    ck_assert_str_eq(d2gpu->device_tree_path, "/soc/pcie@30000000");
+    ck_assert_uint_eq(d1p0->signal_methods, SIGNAL_XENSTORE);
+    ck_assert_uint_eq(d2p0->signal_methods, SIGNAL_XENSTORE);   /* the default */
+    ck_assert_uint_eq(d1p0->where.line, 24);
+    ck_assert_uint_eq(d2gpu->where.line, 33);
+    for (size_t i = 0; i < model->bridge_count; i++)
+        ck_assert_uint_eq(model->bridges[i]->index, i);
+    assert_links(d1p0, 2, (const char *[]){"disk", "net"});
+    assert_links(d2p0, 2, (const char *[]){"net", "qemu-domu2"});
+    assert_links(d2gpu, 1, (const char *[]){"qemu-domu2"});
+}
+END_TEST
+
+/* Domids at both ends of the valid range. */
+START_TEST(test_domid_limits)
+{
+    load_string("[frontend a]\ndomid = 0\n[frontend b]\ndomid = 32751\n");
+    assert_loaded();
+    ck_assert_uint_eq(model_find_frontend(model, "a")->domid, 0);
+    ck_assert_uint_eq(model_find_frontend(model, "b")->domid, MODEL_DOMID_MAX);
+}
+END_TEST
+
+/* A name may be any valid word, including a piece of its kind's keyword. */
+START_TEST(test_names_inside_kind_word)
+{
+    load_string("[frontend front]\n"
+                "domid = 1\n"
+                "[backend a]\n"
+                "probe = device-model\n"
+                "frontend = front\n"
+                "[bridge front/e]\n"
+                "device-tree-path = /pcie@10000000\n"
+                "backends = a\n");
+    assert_loaded();
+    ck_assert_ptr_nonnull(model_find_frontend(model, "front"));
+    ck_assert_ptr_nonnull(model_find_backend(model, "a"));
+    ck_assert_ptr_nonnull(model_find_bridge(model, "front/e"));
+}
+END_TEST
+
+/* A warning is reported but does not fail the load. */
+START_TEST(test_unused_backend_warns)
+{
+    load_string(VALID
+                "[backend spare]\n"        /* 10 */
+                "probe = xenstore\n"
+                "path = backend/spare\n"
+                "value = 1\n");
+    assert_loaded();
+    ck_assert_uint_eq(report.error_count, 0);
+    ck_assert_uint_eq(report.line_count, 1);
+    assert_reported(MAIN, 10, "warning", "backend spare is not used by any bridge");
+    ck_assert_ptr_nonnull(model_find_backend(model, "spare"));
+}
+END_TEST
+
+/* ---- drop-ins ---- */
+
+/* The main file, then the drop-in directory's .conf files in lexical (not
+ * numeric) order; other files are ignored; references may cross files in any
+ * direction. */
+START_TEST(test_dropins_in_lexical_order)
+{
+    write_file(MAIN, "[frontend domu1]\ndomid = 1\n");
+    /* written out of order: readdir() order must not matter */
+    write_file(DROPINS "/9-late.conf", "[frontend domu9]\ndomid = 9\n");
+    write_file(DROPINS "/20-bridge.conf",
+               "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = disk\n");
+    write_file(DROPINS "/10-backend.conf",
+               "# the backend first\n[backend disk]\nprobe = xenstore\npath = a/b\nvalue = 4\n");
+    const char *ignored = "this is not a configuration line\n";
+    write_file(DROPINS "/README", ignored);
+    write_file(DROPINS "/30-off.conf.disabled", ignored);
+    write_file(DROPINS "/40-editor.conf~", ignored);
+    write_file(DROPINS "/.hidden.conf", ignored);
+    write_file(DROPINS "/conf", ignored);
+
+    load(MAIN, DROPINS);
+    assert_loaded();
+    ck_assert_msg(report.line_count == 0, "unexpected report:\n%s", report_text());
+    const char *expected[] = {MAIN, DROPINS "/10-backend.conf", DROPINS "/20-bridge.conf",
+                              DROPINS "/9-late.conf"};
+    ck_assert_uint_eq(model->file_count, ARRAY_SIZE(expected));
+    for (size_t i = 0; i < ARRAY_SIZE(expected); i++)
+        ck_assert_str_eq(model->files[i], path_of(expected[i]));
+
+    struct backend *disk = model_find_backend(model, "disk");
+    struct bridge *bridge = model_find_bridge(model, "domu1/pcie0");
+    ck_assert_ptr_nonnull(disk);
+    ck_assert_ptr_nonnull(bridge);
+    ck_assert_str_eq(disk->where.file, path_of(DROPINS "/10-backend.conf"));
+    ck_assert_uint_eq(disk->where.line, 2);
+    ck_assert_str_eq(bridge->where.file, path_of(DROPINS "/20-bridge.conf"));
+    ck_assert_uint_eq(bridge->where.line, 1);
+    ck_assert_ptr_eq(bridge->frontend, model_find_frontend(model, "domu1"));
+    ck_assert_uint_eq(bridge->backend_count, 1);
+    ck_assert_ptr_eq(bridge->backends[0], disk);
+    ck_assert_uint_eq(model_find_frontend(model, "domu9")->domid, 9);
+}
+END_TEST
+
+START_TEST(test_dropins_without_main)
+{
+    write_file(DROPINS "/50-all.conf", VALID);
+    load(MAIN, DROPINS);
+    assert_loaded();
+    ck_assert_uint_eq(model->file_count, 1);
+    ck_assert_str_eq(model->files[0], path_of(DROPINS "/50-all.conf"));
+}
+END_TEST
+
+/* No main file and no drop-in: nothing to run on is an error. */
+START_TEST(test_missing_main_and_dropins)
+{
+    load(MAIN, DROPINS);            /* directory absent */
+    ck_assert_int_lt(load_result, 0);
+    assert_cannot_open(MAIN);
+}
+END_TEST
+
+START_TEST(test_missing_main_and_empty_dropins)
+{
+    write_file(DROPINS "/README", "[frontend x]\ndomid = 1\n");   /* not a .conf */
+    load(MAIN, DROPINS);
+    ck_assert_int_lt(load_result, 0);
+    assert_cannot_open(MAIN);
+
+    load(MAIN, NULL);
+    ck_assert_int_lt(load_result, 0);
+    assert_cannot_open(MAIN);
+}
+END_TEST
+
+/* A section redefined in a later file: the error is at the second place and
+ * names the first. */
+START_TEST(test_duplicate_across_files)
+{
+    write_file(MAIN, VALID);
+    write_file(DROPINS "/50-dup.conf",
+               "# try to redefine\n"    /* 1 */
+               "\n"                     /* 2 */
+               "[backend disk]\n"       /* 3 */
+               "probe = xenstore\n"     /* 4 */
+               "path = other/path\n"
+               "value = 1\n");
+    load(MAIN, DROPINS);
+    assert_invalid(1);
+    assert_error(DROPINS "/50-dup.conf", 3, "duplicate section [backend disk]");
+    char first[PATH_MAX + 64];
+    snprintf(first, sizeof(first), "first defined at %s", location(MAIN, 3));
+    assert_error(DROPINS "/50-dup.conf", 3, first);
+}
+END_TEST
+
+/* Between two drop-ins, the lexically later one is the duplicate. */
+START_TEST(test_duplicate_between_dropins)
+{
+    write_file(DROPINS "/20-b.conf", "\n[frontend domu2]\ndomid = 2\n");
+    write_file(DROPINS "/10-a.conf", "[frontend domu2]\ndomid = 2\n");
+    write_file(MAIN, VALID);
+    load(MAIN, DROPINS);
+    assert_invalid(1);
+    char first[PATH_MAX + 64];
+    snprintf(first, sizeof(first), "duplicate section [frontend domu2]; first defined at %s",
+             location(DROPINS "/10-a.conf", 1));
+    assert_error(DROPINS "/20-b.conf", 2, first);
+}
+END_TEST
+
+START_TEST(test_duplicate_in_one_file)
+{
+    load_string(VALID
+                "[frontend domu1]\n"    /* 10 */
+                "domid = 1\n");
+    assert_invalid(1);
+    char message[PATH_MAX + 64];
+    snprintf(message, sizeof(message), "duplicate section [frontend domu1]; first defined at %s",
+             location(MAIN, 1));
+    assert_error(MAIN, 10, message);
+}
+END_TEST
+
+/* A drop-in starts outside any section, not in the previous file's last. */
+START_TEST(test_dropin_starts_outside_sections)
+{
+    write_file(MAIN, VALID);   /* ends inside [bridge domu1/pcie0] */
+    write_file(DROPINS "/10-more.conf", "signal = xenstore\n");
+    load(MAIN, DROPINS);
+    assert_invalid(1);
+    assert_error(DROPINS "/10-more.conf", 1, "\"signal\" is outside any section");
+}
+END_TEST
+
+/* Errors in a drop-in are counted in the drop-in's own lines. */
+START_TEST(test_dropin_line_numbers)
+{
+    write_file(MAIN, VALID);
+    write_file(DROPINS "/10-x.conf", "[frontend domu2]\ndomid = 2\ncolour = red\n");
+    load(MAIN, DROPINS);
+    assert_invalid(1);
+    assert_error(DROPINS "/10-x.conf", 3, "unknown key \"colour\"");
+}
+END_TEST
+
+/* ---- errors, one table per behaviour ---- */
+
+static const struct error_case unknown_key_cases[] = {
+    {VALID "[frontend domu2]\ndomid = 2\ncolour = blue\n", 12,
+     "unknown key \"colour\" in [frontend domu2]", 1},
+    {VALID "colour = red\n", 10, "unknown key \"colour\" in [bridge domu1/pcie0]", 1},
+    {VALID "[backend net]\nprobe = xenstore\npath = a\nvalue = 1\ntimeout = 5\n", 14,
+     "unknown key \"timeout\" in [backend net]", 1},
+    {VALID "[frontend domu2]\nDomid = 2\ndomid = 2\n", 11, "unknown key \"Domid\"", 1},
+};
+ERROR_CASE_TEST(test_unknown_key, unknown_key_cases)
+
+static const struct error_case unknown_section_kind_cases[] = {
+    {VALID "[widget w]\nsize = 3\n", 10, "unknown section kind \"widget\"", 1},
+    {VALID "[Frontend domu2]\ndomid = 2\n", 10, "unknown section kind \"Frontend\"", 1},
+};
+ERROR_CASE_TEST(test_unknown_section_kind, unknown_section_kind_cases)
+
+static const struct error_case bad_section_header_cases[] = {
+    {VALID "[frontend]\n", 10, "needs a kind and a name", 1},
+    {VALID "[]\n", 10, "needs a kind and a name", 1},
+    {VALID "[frontend two words]\ndomid = 2\n", 10, "a name cannot contain spaces", 1},
+    {VALID "[frontend bad.name]\ndomid = 2\n", 10, "invalid frontend name \"bad.name\"", 1},
+    {VALID "[backend bad!]\nprobe = xenstore\n", 10, "invalid backend name \"bad!\"", 1},
+};
+ERROR_CASE_TEST(test_bad_section_header, bad_section_header_cases)
+
+static const struct error_case unknown_backend_cases[] = {
+    {VALID "[bridge domu1/pcie1]\n"
+           "device-tree-path = /pcie@20000000\n"
+           "backends = disk nosuch\n",       /* 12 */
+     12, "bridge domu1/pcie1 needs unknown backend \"nosuch\"", 1},
+    {VALID "[bridge domu1/pcie1]\n"
+           "backends = ghost\n"              /* 11 */
+           "device-tree-path = /pcie@20000000\n",
+     11, "needs unknown backend \"ghost\"", 1},
+};
+ERROR_CASE_TEST(test_unknown_backend, unknown_backend_cases)
+
+static const struct error_case no_backends_cases[] = {
+    /* no backends= at all: the section header */
+    {VALID "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@20000000\n", 10,
+     "bridge domu1/pcie1 has no backends", 1},
+    /* an empty (or blank) value: the backends= line */
+    {VALID "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@20000000\nbackends =\n", 12,
+     "bridge domu1/pcie1 has no backends", 1},
+    {VALID "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@20000000\nbackends =  \t \n", 12,
+     "bridge domu1/pcie1 has no backends", 1},
+};
+ERROR_CASE_TEST(test_no_backends, no_backends_cases)
+
+static const char *const bad_domids[] = {
+    "x", "-1", "32752", "65535", "5x", "", "+5", "0x10", " 1 2", "99999999999999999999",
+};
+
+START_TEST(test_bad_domid)
+{
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config, "[frontend domu1]\ndomid = %s\n" VALID_AFTER_DOMID,
+                              bad_domids[_i]), 0);
+    load_string(config);
+    free(config);
+    assert_invalid(0);
+    char message[128];
+    snprintf(message, sizeof(message), "bad domid \"%s\" for frontend domu1",
+             bad_domids[_i][0] == ' ' ? bad_domids[_i] + 1 : bad_domids[_i]);
+    assert_error(MAIN, 2, message);
+}
+END_TEST
+
+static const struct error_case frontend_without_domid_cases[] = {
+    {VALID "[frontend domu2]\n", 10, "frontend domu2 has no domid", 1},
+    {VALID "[frontend domu2]\n# domid = 2\n", 10, "frontend domu2 has no domid", 1},
+};
+ERROR_CASE_TEST(test_frontend_without_domid, frontend_without_domid_cases)
+
+START_TEST(test_duplicate_domid)
+{
+    load_string(VALID
+                "[frontend domu2]\n"    /* 10 */
+                "domid = 1\n");
+    assert_invalid(1);
+    char message[PATH_MAX + 64];
+    snprintf(message, sizeof(message),
+             "frontend domu2 has domid 1, already used by frontend domu1 at %s",
+             location(MAIN, 1));
+    assert_error(MAIN, 10, message);
+}
+END_TEST
+
+static const struct error_case unknown_frontend_cases[] = {
+    {VALID "[bridge ghost/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = disk\n", 10,
+     "bridge ghost/pcie0 belongs to unknown frontend \"ghost\"", 1},
+};
+ERROR_CASE_TEST(test_bridge_unknown_frontend, unknown_frontend_cases)
+
+static const struct error_case bad_bridge_name_cases[] = {
+    {VALID "[bridge pcie1]\ndevice-tree-path = /p\nbackends = disk\n", 10,
+     "bridge name \"pcie1\" must be FRONTEND/ID", 1},
+    {VALID "[bridge domu1/a/b]\ndevice-tree-path = /p\nbackends = disk\n", 10,
+     "bridge name \"domu1/a/b\" must be FRONTEND/ID", 1},
+    {VALID "[bridge domu1/]\nbackends = disk\n", 10, "invalid bridge name \"domu1/\"", 1},
+    {VALID "[bridge /pcie1]\nbackends = disk\n", 10, "invalid bridge name \"/pcie1\"", 1},
+};
+ERROR_CASE_TEST(test_bad_bridge_name, bad_bridge_name_cases)
+
+static const struct error_case outside_section_cases[] = {
+    {"domid = 3\n" VALID, 1, "\"domid\" is outside any section", 1},
+    {"# comment\n\nprobe = xenstore\n" VALID, 3, "\"probe\" is outside any section", 1},
+};
+ERROR_CASE_TEST(test_key_outside_section, outside_section_cases)
+
+static const struct error_case key_twice_cases[] = {
+    {VALID "[frontend domu2]\ndomid = 2\ndomid = 2\n", 12,
+     "domid is set twice in [frontend domu2]", 1},
+    {VALID "backends = disk\n", 10, "backends is set twice in [bridge domu1/pcie0]", 1},
+    {VALID "device-tree-path = /other\n", 10, "device-tree-path is set twice", 1},
+    {VALID "[backend net]\nprobe = xenstore\npath = a\nvalue = 1\npath = b\n", 14,
+     "path is set twice in [backend net]", 1},
+};
+ERROR_CASE_TEST(test_key_set_twice, key_twice_cases)
+
+static const struct error_case syntax_cases[] = {
+    {VALID "garbage without equals\n", 10, "syntax error", 1},
+    {VALID "[frontend domu2\ndomid = 2\n", 10, "syntax error", 1},
+};
+ERROR_CASE_TEST(test_syntax_error, syntax_cases)
+
+static const struct error_case device_model_cases[] = {
+    {VALID "[backend qemu]\nprobe = device-model\n", 10,
+     "backend qemu: probe = device-model needs frontend = NAME", 1},
+    {VALID "[backend qemu]\nprobe = device-model\nfrontend = ghost\n", 12,
+     "backend qemu refers to unknown frontend \"ghost\"", 1},
+    {VALID "[backend qemu]\nprobe = device-model\nfrontend = domu1\npath = a/b\n", 10,
+     "probe = device-model sets path and value itself", 1},
+};
+ERROR_CASE_TEST(test_device_model_probe, device_model_cases)
+
+static const struct error_case xenstore_probe_cases[] = {
+    {VALID "[backend net]\nprobe = xenstore\nvalue = 4\n", 10,
+     "backend net: probe = xenstore needs path = XENSTORE-PATH", 1},
+    {VALID "[backend net]\nprobe = xenstore\npath = a/b\n", 10,
+     "backend net: probe = xenstore needs value = EXPECTED-VALUE", 1},
+    {VALID "[backend net]\nprobe = xenstore\n", 10, "needs path", 2},
+    {VALID "[backend net]\nprobe = xenstore\n", 10, "needs value", 2},
+    {VALID "[backend net]\npath = a/b\nvalue = 4\n", 10, "backend net has no probe", 1},
+    {VALID "[backend net]\nprobe = ping\npath = a/b\nvalue = 4\n", 11,
+     "unknown probe \"ping\" for backend net", 1},
+    {VALID "[backend net]\nprobe = xenstore\npath = a/b\nvalue = 4\nfrontend = domu1\n", 14,
+     "frontend = is only for probe = device-model", 1},
+};
+ERROR_CASE_TEST(test_xenstore_probe, xenstore_probe_cases)
+
+static const char *const bad_paths[] = {
+    "/local/domain/0/bad path", "a//b", "a/b/", "/", "a$b", "../state", "a.b", "a\\b",
+};
+
+START_TEST(test_bad_xenstore_path)
+{
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config,
+                              VALID "[backend net]\n"   /* 10 */
+                                    "probe = xenstore\n"
+                                    "path = %s\n"        /* 12 */
+                                    "value = 4\n",
+                              bad_paths[_i]), 0);
+    load_string(config);
+    free(config);
+    assert_invalid(0);
+    char message[128];
+    snprintf(message, sizeof(message), "bad xenstore path \"%s\" for backend net", bad_paths[_i]);
+    assert_error(MAIN, 12, message);
+}
+END_TEST
+
+START_TEST(test_empty_xenstore_path)
+{
+    load_string(VALID "[backend net]\nprobe = xenstore\npath =\nvalue = 4\n");
+    assert_invalid(0);
+    assert_error(MAIN, 12, "bad xenstore path \"\" for backend net");
+}
+END_TEST
+
+/* ---- the line reader ---- */
+
+/* An over-long line is refused at its number, not cut; later lines keep
+ * their numbers. */
+START_TEST(test_long_line_rejected)
+{
+    char *value = repeat('v', 5000);
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config,
+                              VALID "[backend big]\n"       /* 10 */
+                                    "probe = xenstore\n"    /* 11 */
+                                    "path = big\n"          /* 12 */
+                                    "value = %s\n"          /* 13 */
+                                    "[frontend domu2]\n"    /* 14 */
+                                    "domid = 2\n"           /* 15 */
+                                    "bogus = 1\n",          /* 16 */
+                              value), 0);
+    free(value);
+    load_string(config);
+    free(config);
+    assert_invalid(0);
+    char limit[64];
+    snprintf(limit, sizeof(limit), "the limit is %d", LINE_LIMIT);
+    assert_error(MAIN, 13, limit);
+    /* the value was not kept, truncated or otherwise */
+    assert_error(MAIN, 10, "backend big: probe = xenstore needs value");
+    assert_error(MAIN, 16, "unknown key \"bogus\" in [frontend domu2]");
+}
+END_TEST
+
+/* The message counts a line's characters the way the limit does: without
+ * its newline (a 4095-character line is one over a limit of 4094). */
+START_TEST(test_long_line_message)
+{
+    char *comment = repeat('c', LINE_LIMIT + 1 - 2);
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config, VALID "# %s\n", comment), 0);
+    free(comment);
+    load_string(config);
+    free(config);
+    assert_invalid(1);
+    char message[128];
+    snprintf(message, sizeof(message), "line is %d characters long; the limit is %d",
+             LINE_LIMIT + 1, LINE_LIMIT);
+    assert_error(MAIN, 10, message);
+}
+END_TEST
+
+/* Exactly at the limit is fine; one more character is not. */
+START_TEST(test_line_limit_boundary)
+{
+    char *comment = repeat('c', LINE_LIMIT - 2);
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config, VALID "# %s\n", comment), 0);
+    load_string(config);
+    assert_loaded();
+    model_free(model);
+    model = NULL;
+    free(config);
+
+    ck_assert_int_ge(asprintf(&config, VALID "# %sc\n", comment), 0);
+    free(comment);
+    load_string(config);
+    free(config);
+    assert_invalid(1);
+    assert_error(MAIN, 10, "line is");
+}
+END_TEST
+
+START_TEST(test_nul_byte_rejected)
+{
+    static const char config[] = VALID
+        "[frontend domu2]\n"          /* 10 */
+        "domid = 2\0 hidden\n"        /* 11 */
+        "bogus = 1\n";                /* 12 */
+    write_bytes(MAIN, config, sizeof(config) - 1);
+    load(MAIN, NULL);
+    assert_invalid(0);
+    assert_error(MAIN, 11, "NUL byte");
+    assert_error(MAIN, 12, "unknown key \"bogus\"");
+    assert_not_reported("hidden");
+}
+END_TEST
+
+/* ---- runner ---- */
+
+static void add_case(Suite *suite, const char *name, const TTest *test, size_t loops)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    if (loops)
+        tcase_add_loop_test(tc, test, 0, (int)loops);
+    else
+        tcase_add_test(tc, test);
+    suite_add_tcase(suite, tc);
+}
+
+#define ADD_TABLE_CASE(suite, name, test, table) add_case(suite, name, test, ARRAY_SIZE(table))
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    add_case(s, "minimal_valid", test_minimal_valid, 0);
+    add_case(s, "full_valid", test_full_valid, 0);
+    add_case(s, "domid_limits", test_domid_limits, 0);
+    add_case(s, "names_inside_kind_word", test_names_inside_kind_word, 0);
+    add_case(s, "unused_backend_warns", test_unused_backend_warns, 0);
+
+    add_case(s, "dropins_in_lexical_order", test_dropins_in_lexical_order, 0);
+    add_case(s, "dropins_without_main", test_dropins_without_main, 0);
+    add_case(s, "missing_main_and_dropins", test_missing_main_and_dropins, 0);
+    add_case(s, "missing_main_and_empty_dropins", test_missing_main_and_empty_dropins, 0);
+    add_case(s, "duplicate_across_files", test_duplicate_across_files, 0);
+    add_case(s, "duplicate_between_dropins", test_duplicate_between_dropins, 0);
+    add_case(s, "duplicate_in_one_file", test_duplicate_in_one_file, 0);
+    add_case(s, "dropin_starts_outside_sections", test_dropin_starts_outside_sections, 0);
+    add_case(s, "dropin_line_numbers", test_dropin_line_numbers, 0);
+
+    ADD_TABLE_CASE(s, "unknown_key", test_unknown_key, unknown_key_cases);
+    ADD_TABLE_CASE(s, "unknown_section_kind", test_unknown_section_kind,
+                   unknown_section_kind_cases);
+    ADD_TABLE_CASE(s, "bad_section_header", test_bad_section_header, bad_section_header_cases);
+    ADD_TABLE_CASE(s, "unknown_backend", test_unknown_backend, unknown_backend_cases);
+    ADD_TABLE_CASE(s, "no_backends", test_no_backends, no_backends_cases);
+    ADD_TABLE_CASE(s, "bad_domid", test_bad_domid, bad_domids);
+    ADD_TABLE_CASE(s, "frontend_without_domid", test_frontend_without_domid,
+                   frontend_without_domid_cases);
+    add_case(s, "duplicate_domid", test_duplicate_domid, 0);
+    ADD_TABLE_CASE(s, "bridge_unknown_frontend", test_bridge_unknown_frontend,
+                   unknown_frontend_cases);
+    ADD_TABLE_CASE(s, "bad_bridge_name", test_bad_bridge_name, bad_bridge_name_cases);
+    ADD_TABLE_CASE(s, "key_outside_section", test_key_outside_section, outside_section_cases);
+    ADD_TABLE_CASE(s, "key_set_twice", test_key_set_twice, key_twice_cases);
+    ADD_TABLE_CASE(s, "syntax_error", test_syntax_error, syntax_cases);
+    ADD_TABLE_CASE(s, "device_model_probe", test_device_model_probe, device_model_cases);
+    ADD_TABLE_CASE(s, "xenstore_probe", test_xenstore_probe, xenstore_probe_cases);
+    ADD_TABLE_CASE(s, "bad_xenstore_path", test_bad_xenstore_path, bad_paths);
+    add_case(s, "empty_xenstore_path", test_empty_xenstore_path, 0);
+
+    add_case(s, "long_line_rejected", test_long_line_rejected, 0);
+    add_case(s, "long_line_message", test_long_line_message, 0);
+    add_case(s, "line_limit_boundary", test_line_limit_boundary, 0);
+    add_case(s, "nul_byte_rejected", test_nul_byte_rejected, 0);
+    return s;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+int main(void)
+{
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    SRunner *runner = srunner_create(config_suite());
+    if (!getenv("CK_FORK"))
+        srunner_set_fork_status(runner, CK_FORK);   /* CK_FORK=no for valgrind */
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
