@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xenreadyd — tells each frontend guest when all the backends behind one of
+ * its host bridges are up. See xenreadyd(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/model.h"
+#include "daemon.h"
+#include "util/log.h"
+#include "xenready-control.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: xenreadyd [OPTIONS]\n"
+            "       xenreadyd --check-config[=FILE]\n"
+            "\n"
+            "Tells Xen frontend guests when all backends behind their host bridges are up.\n"
+            "\n"
+            "  -c, --config FILE          configuration file (default %s)\n"
+            "      --config-dir DIR       drop-in directory (default: FILE's directory/xenready.d)\n"
+            "      --check-config[=FILE]  validate the configuration, print problems, exit 0/1\n"
+            "      --control-socket PATH  control socket (default %s)\n"
+            "  -l, --log-level LEVEL      err, warning, notice, info (default) or debug\n"
+            "  -v, --verbose              same as --log-level=debug\n"
+            "  -h, --help                 show this help\n"
+            "      --version              show the version\n",
+            XENREADY_CONFIG_FILE, XENREADY_CONTROL_SOCKET);
+}
+
+/* /etc/xen/xenready.conf -> /etc/xen/xenready.d */
+static char *default_config_dir(const char *config_file)
+{
+    char *dir = NULL;
+    const char *slash = strrchr(config_file, '/');
+    int length = slash ? (int)(slash - config_file) : 1;
+    const char *base = slash ? config_file : ".";
+    if (asprintf(&dir, "%.*s/xenready.d", length, base) < 0)
+        return NULL;
+    return dir;
+}
+
+static int check_config(const char *file, const char *dir)
+{
+    struct config_report report = {0};
+    struct model *model = NULL;
+    int r = config_load(file, dir, &model, &report);
+    for (size_t i = 0; i < report.line_count; i++)
+        fprintf(stderr, "%s\n", report.lines[i]);
+    if (r == 0)
+        printf("%s: configuration OK: %zu frontend(s), %zu bridge(s), %zu backend(s)\n", file,
+               model->frontend_count, model->bridge_count, model->backend_count);
+    else
+        fprintf(stderr, "%s: configuration has %zu error(s)\n", file,
+                report.error_count ? report.error_count : 1);
+    config_report_clear(&report);
+    model_free(model);
+    return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPTION_CHECK_CONFIG = 256, OPTION_CONFIG_DIR, OPTION_CONTROL_SOCKET, OPTION_VERSION };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"config-dir", required_argument, NULL, OPTION_CONFIG_DIR},
+        {"check-config", optional_argument, NULL, OPTION_CHECK_CONFIG},
+        {"control-socket", required_argument, NULL, OPTION_CONTROL_SOCKET},
+        {"log-level", required_argument, NULL, 'l'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPTION_VERSION},
+        {0},
+    };
+    struct daemon_options daemon_options = {
+        .config_file = XENREADY_CONFIG_FILE,
+        .control_socket = XENREADY_CONTROL_SOCKET,
+    };
+    bool check_only = false;
+    int option, priority;
+    while ((option = getopt_long(argc, argv, "c:l:vh", options, NULL)) != -1) {
+        switch (option) {
+        case 'c':
+            daemon_options.config_file = optarg;
+            break;
+        case OPTION_CONFIG_DIR:
+            daemon_options.config_dir = optarg;
+            break;
+        case OPTION_CHECK_CONFIG:
+            check_only = true;
+            if (optarg)
+                daemon_options.config_file = optarg;
+            else if (optind < argc && argv[optind][0] != '-')
+                daemon_options.config_file = argv[optind++];
+            break;
+        case OPTION_CONTROL_SOCKET:
+            daemon_options.control_socket = optarg;
+            break;
+        case 'l':
+            priority = log_parse_priority(optarg);
+            if (priority < 0) {
+                fprintf(stderr, "xenreadyd: unknown log level \"%s\"\n", optarg);
+                return EXIT_FAILURE;
+            }
+            log_set_max_priority(priority);
+            break;
+        case 'v':
+            log_set_max_priority(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_SUCCESS;
+        case OPTION_VERSION:
+            printf("xenreadyd %s\n", XENREADY_VERSION);
+            return EXIT_SUCCESS;
+        default:
+            usage(stderr);
+            return EXIT_FAILURE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "xenreadyd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return EXIT_FAILURE;
+    }
+
+    char *config_dir = daemon_options.config_dir ? NULL
+                                                 : default_config_dir(daemon_options.config_file);
+    if (config_dir)
+        daemon_options.config_dir = config_dir;
+    if (check_only) {
+        int status = check_config(daemon_options.config_file, daemon_options.config_dir);
+        free(config_dir);
+        return status;
+    }
+
+    struct config_report report = {0};
+    struct model *model = NULL;
+    int r = config_load(daemon_options.config_file, daemon_options.config_dir, &model, &report);
+    for (size_t i = 0; i < report.line_count; i++)
+        log_message(strstr(report.lines[i], ": error: ") ? LOG_ERR : LOG_WARNING, "%s",
+                    report.lines[i]);
+    config_report_clear(&report);
+    if (r < 0) {
+        log_message(LOG_ERR, "not starting: the configuration has errors");
+        free(config_dir);
+        return EXIT_FAILURE;
+    }
+
+    struct daemon daemon;
+    r = daemon_start(&daemon, &daemon_options, model);
+    if (r == 0)
+        r = daemon_run(&daemon);
+    else
+        log_message(LOG_ERR, "cannot start: %s", strerror(-r));
+    daemon_finish(&daemon);
+    free(config_dir);
+    return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

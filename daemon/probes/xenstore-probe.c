@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * One watch per subtree, not per key: an unprivileged DomD has 128 watches by
+ * default (xenstored -W), and a DomD serves hundreds of backends. The subtree
+ * is the first component under a domain's home (e.g. ~/device-model) or the
+ * first component of any other path. An event names the node that changed;
+ * every backend whose key is that node or lies below it is re-read, and the
+ * model ignores observations that change nothing.
+ */
+#include "xenstore-probe.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model.h"
+#include "probe.h"
+#include "util/log.h"
+#include "xen/xenstore.h"
+
+struct watched_backend {
+    struct backend *backend;
+    char *path;              /* absolute */
+};
+
+struct subtree {
+    char *root;
+    struct watched_backend *backends;
+    size_t backend_count;
+    struct xenstore_probe *probe;
+};
+
+struct xenstore_probe {
+    struct probe probe;
+    struct xenstore *xenstore;
+    struct subtree *subtrees;
+    size_t subtree_count;
+};
+
+static struct xenstore_probe *to_xenstore_probe(struct probe *probe)
+{
+    return (struct xenstore_probe *)probe;
+}
+
+/* "/local/domain/1/device-model/5/state" -> "/local/domain/1/device-model";
+ * "/vm/x/y" -> "/vm"; never longer than path itself. */
+static char *subtree_root(const char *path)
+{
+    unsigned int components = strncmp(path, "/local/domain/", 14) == 0 ? 4 : 1;
+    const char *end = path;
+    for (unsigned int i = 0; i < components; i++) {
+        end = strchr(end + 1, '/');
+        if (!end)
+            return strdup(path);
+    }
+    return strndup(path, (size_t)(end - path));
+}
+
+/* Describes a value for a log line or status without passing on what a
+ * hostile writer may have put there. */
+static void describe_value(char *out, size_t size, const char *value, unsigned int length)
+{
+    size_t used = 0;
+    unsigned int i;
+    /* Room is kept for one escape, "..." and the terminator. */
+    for (i = 0; i < length && used + 8 < size; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (isprint(c) && c != '\\' && c != '"')
+            out[used++] = (char)c;
+        else
+            used += (size_t)snprintf(out + used, size - used, "\\x%02x", c);
+    }
+    strcpy(out + used, i < length ? "..." : "");
+}
+
+static void probe_read_backend(struct xenstore_probe *probe, struct watched_backend *watched)
+{
+    struct backend *backend = watched->backend;
+    char *value = NULL;
+    unsigned int length = 0;
+    int r = xenstore_read(probe->xenstore, watched->path, &value, &length);
+    char detail[256];
+    bool ready = false;
+    if (r == -ENOENT) {
+        snprintf(detail, sizeof(detail), "%s does not exist", watched->path);
+    } else if (r < 0) {
+        snprintf(detail, sizeof(detail), "cannot read %s: %s", watched->path, strerror(-r));
+    } else if (length == strlen(backend->expected_value)
+               && memcmp(value, backend->expected_value, length) == 0) {
+        ready = true;
+        detail[0] = '\0';
+    } else {
+        char shown[64];
+        describe_value(shown, sizeof(shown), value, length);
+        snprintf(detail, sizeof(detail), "%s is \"%s\", expected \"%s\"", watched->path, shown,
+                 backend->expected_value);
+    }
+    free(value);
+    model_set_backend_ready(probe->probe.model, backend, ready, ready ? NULL : detail);
+}
+
+static bool path_is_at_or_below(const char *path, const char *ancestor)
+{
+    size_t length = strlen(ancestor);
+    return strncmp(path, ancestor, length) == 0 && (path[length] == '\0' || path[length] == '/');
+}
+
+static void subtree_on_event(const char *path, void *userdata)
+{
+    struct subtree *subtree = userdata;
+    for (size_t i = 0; i < subtree->backend_count; i++)
+        if (path_is_at_or_below(subtree->backends[i].path, path))
+            probe_read_backend(subtree->probe, &subtree->backends[i]);
+}
+
+static int xenstore_probe_add_backend(struct probe *base, struct backend *backend)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    char *path = NULL;
+    if (backend->xenstore_path[0] == '/')
+        path = strdup(backend->xenstore_path);
+    else if (asprintf(&path, "/local/domain/%u/%s", xenstore_domid(probe->xenstore),
+                      backend->xenstore_path) < 0)
+        path = NULL;
+    char *root = path ? subtree_root(path) : NULL;
+    if (!root) {
+        free(path);
+        return -ENOMEM;
+    }
+
+    struct subtree *subtree = NULL;
+    for (size_t i = 0; i < probe->subtree_count; i++)
+        if (strcmp(probe->subtrees[i].root, root) == 0)
+            subtree = &probe->subtrees[i];
+    if (subtree) {
+        free(root);
+    } else {
+        struct subtree *grown = realloc(probe->subtrees,
+                                        (probe->subtree_count + 1) * sizeof(*grown));
+        if (!grown) {
+            free(root);
+            free(path);
+            return -ENOMEM;
+        }
+        probe->subtrees = grown;
+        subtree = &grown[probe->subtree_count++];
+        *subtree = (struct subtree){.root = root};
+    }
+    struct watched_backend *backends = realloc(subtree->backends,
+                                               (subtree->backend_count + 1) * sizeof(*backends));
+    if (!backends) {
+        free(path);
+        return -ENOMEM;
+    }
+    subtree->backends = backends;
+    backends[subtree->backend_count++] = (struct watched_backend){.backend = backend, .path = path};
+    return 0;
+}
+
+static int xenstore_probe_arm(struct probe *base)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    /* The array no longer grows: callbacks may keep pointers into it. */
+    for (size_t i = 0; i < probe->subtree_count; i++) {
+        struct subtree *subtree = &probe->subtrees[i];
+        subtree->probe = probe;
+        int r = xenstore_watch(probe->xenstore, subtree->root, subtree_on_event, subtree);
+        if (r < 0) {
+            log_message(LOG_ERR, "cannot watch %s in xenstore: %s", subtree->root, strerror(-r));
+            return r;
+        }
+        log_message(LOG_DEBUG, "watching %s for %zu backend(s)", subtree->root,
+                    subtree->backend_count);
+    }
+    return 0;
+}
+
+static int xenstore_probe_scan(struct probe *base)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    for (size_t i = 0; i < probe->subtree_count; i++)
+        for (size_t j = 0; j < probe->subtrees[i].backend_count; j++)
+            probe_read_backend(probe, &probe->subtrees[i].backends[j]);
+    return 0;
+}
+
+static void xenstore_probe_free(struct probe *base)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    for (size_t i = 0; i < probe->subtree_count; i++) {
+        for (size_t j = 0; j < probe->subtrees[i].backend_count; j++)
+            free(probe->subtrees[i].backends[j].path);
+        free(probe->subtrees[i].backends);
+        free(probe->subtrees[i].root);
+    }
+    free(probe->subtrees);
+    free(probe);
+}
+
+static const struct probe_ops xenstore_probe_ops = {
+    .name = "xenstore",
+    .add_backend = xenstore_probe_add_backend,
+    .arm = xenstore_probe_arm,
+    .scan = xenstore_probe_scan,
+    .free = xenstore_probe_free,
+};
+
+int xenstore_probe_new(struct probe **out, struct model *model, struct xenstore *xenstore)
+{
+    struct xenstore_probe *probe = calloc(1, sizeof(*probe));
+    if (!probe)
+        return -ENOMEM;
+    probe->probe = (struct probe){.ops = &xenstore_probe_ops, .model = model};
+    probe->xenstore = xenstore;
+    *out = &probe->probe;
+    return 0;
+}

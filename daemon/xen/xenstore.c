@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "xenstore.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenstore.h>
+
+#include "util/log.h"
+
+struct watch {
+    char *path;
+    xenstore_watch_fn fn;
+    void *userdata;
+};
+
+struct xenstore {
+    struct xs_handle *handle;
+    struct ev_loop *loop;
+    ev_io io;
+    unsigned int domid;
+    bool failed;
+    struct watch *watches;     /* token "xenready:<index>" */
+    size_t watch_count;
+};
+
+static const char token_prefix[] = "xenready:";
+
+static void xenstore_dispatch(struct xenstore *xenstore, char **event)
+{
+    const char *token = event[XS_WATCH_TOKEN];
+    if (strncmp(token, token_prefix, sizeof(token_prefix) - 1) != 0)
+        return;
+    char *end;
+    unsigned long index = strtoul(token + sizeof(token_prefix) - 1, &end, 10);
+    if (*end || index >= xenstore->watch_count)
+        return;
+    struct watch *watch = &xenstore->watches[index];
+    watch->fn(event[XS_WATCH_PATH], watch->userdata);
+}
+
+static void xenstore_on_readable(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct xenstore *xenstore = io->data;
+    char **event;
+    /* libxenstore queues events; drain them all before returning to the loop. */
+    while ((event = xs_check_watch(xenstore->handle))) {
+        xenstore_dispatch(xenstore, event);
+        free(event);
+    }
+    if (errno != EAGAIN) {
+        log_message(LOG_ERR, "lost the xenstore connection: %s", strerror(errno));
+        xenstore->failed = true;
+        ev_io_stop(loop, io);
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+int xenstore_open(struct xenstore **out, struct ev_loop *loop)
+{
+    struct xenstore *xenstore = calloc(1, sizeof(*xenstore));
+    if (!xenstore)
+        return -ENOMEM;
+    int r;
+    xenstore->loop = loop;
+    xenstore->handle = xs_open(0);
+    if (!xenstore->handle) {
+        r = -errno;
+        log_message(LOG_ERR, "cannot connect to xenstore: %s", strerror(errno));
+        goto fail;
+    }
+    char *domid = NULL;
+    unsigned int length;
+    r = xenstore_read(xenstore, "domid", &domid, &length);
+    if (r < 0) {
+        log_message(LOG_ERR, "cannot read my domid (\"domid\" in my xenstore home): %s",
+                    strerror(-r));
+        goto fail;
+    }
+    char *end;
+    errno = 0;
+    unsigned long value = strtoul(domid, &end, 10);
+    if (!domid[0] || *end || errno || value >= 0x7FF0) {
+        log_message(LOG_ERR, "my xenstore \"domid\" is not a domid: \"%.32s\"", domid);
+        free(domid);
+        r = -EINVAL;
+        goto fail;
+    }
+    free(domid);
+    xenstore->domid = (unsigned int)value;
+
+    int fd = xs_fileno(xenstore->handle);
+    if (fd < 0) {
+        r = -errno;
+        goto fail;
+    }
+    ev_io_init(&xenstore->io, xenstore_on_readable, fd, EV_READ);
+    xenstore->io.data = xenstore;
+    *out = xenstore;
+    return 0;
+fail:
+    xenstore_close(xenstore);
+    return r;
+}
+
+void xenstore_close(struct xenstore *xenstore)
+{
+    if (!xenstore)
+        return;
+    if (xenstore->loop)
+        ev_io_stop(xenstore->loop, &xenstore->io);
+    for (size_t i = 0; i < xenstore->watch_count; i++)
+        free(xenstore->watches[i].path);
+    free(xenstore->watches);
+    if (xenstore->handle)
+        xs_close(xenstore->handle);
+    free(xenstore);
+}
+
+struct xs_handle *xenstore_handle(struct xenstore *xenstore)
+{
+    return xenstore->handle;
+}
+
+unsigned int xenstore_domid(const struct xenstore *xenstore)
+{
+    return xenstore->domid;
+}
+
+int xenstore_watch(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
+                   void *userdata)
+{
+    struct watch *grown = realloc(xenstore->watches,
+                                  (xenstore->watch_count + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    xenstore->watches = grown;
+    struct watch *watch = &grown[xenstore->watch_count];
+    *watch = (struct watch){.path = strdup(path), .fn = fn, .userdata = userdata};
+    if (!watch->path)
+        return -ENOMEM;
+    char token[32];
+    snprintf(token, sizeof(token), "%s%zu", token_prefix, xenstore->watch_count);
+    if (!xs_watch(xenstore->handle, path, token)) {
+        int r = -errno;
+        free(watch->path);
+        return r;
+    }
+    xenstore->watch_count++;
+    return 0;
+}
+
+void xenstore_discard_events(struct xenstore *xenstore)
+{
+    char **event;
+    while ((event = xs_check_watch(xenstore->handle)))
+        free(event);
+}
+
+bool xenstore_failed(const struct xenstore *xenstore)
+{
+    return xenstore->failed;
+}
+
+void xenstore_start(struct xenstore *xenstore)
+{
+    ev_io_start(xenstore->loop, &xenstore->io);
+    /* Events may already be queued, and the pipe byte read: look once now. */
+    ev_feed_event(xenstore->loop, &xenstore->io, EV_READ);
+}
+
+int xenstore_read(struct xenstore *xenstore, const char *path, char **value, unsigned int *length)
+{
+    *value = xs_read(xenstore->handle, XBT_NULL, path, length);
+    return *value ? 0 : -errno;
+}
+
+int xenstore_write(struct xenstore *xenstore, const char *path, const char *value)
+{
+    return xs_write(xenstore->handle, XBT_NULL, path, value, (unsigned int)strlen(value))
+               ? 0
+               : -errno;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "daemon-runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "harness.h"
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, unsigned int domid,
+                       const char *config)
+{
+    *runner = (struct daemon_runner){.harness = harness, .domid = domid, .notify_fd = -1};
+    const char *dir = harness_directory(harness);
+    if (asprintf(&runner->config_path, "%s/xenready.conf", dir) < 0
+        || asprintf(&runner->control_path, "%s/control", dir) < 0
+        || asprintf(&runner->notify_path, "%s/notify", dir) < 0)
+        return -ENOMEM;
+    FILE *file = fopen(runner->config_path, "w");
+    if (!file)
+        return -errno;
+    fputs(config, file);
+    fclose(file);
+
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof(address.sun_path), "%s", runner->notify_path);
+    runner->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (runner->notify_fd < 0
+        || bind(runner->notify_fd, (struct sockaddr *)&address, sizeof(address)) < 0)
+        return -errno;
+    return 0;
+}
+
+int daemon_runner_start(struct daemon_runner *runner, const char *const *extra_args)
+{
+    char *socket_path = harness_socket_path(runner->harness, runner->domid);
+    if (!socket_path)
+        return -ENOMEM;
+    const char *argv[32] = {XENREADYD_PATH, "--config", runner->config_path,
+                            "--control-socket", runner->control_path};
+    size_t argc = 5;
+    for (size_t i = 0; extra_args && extra_args[i] && argc < 31; i++)
+        argv[argc++] = extra_args[i];
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(socket_path);
+        return -errno;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setenv("XENSTORED_PATH", socket_path, 1);
+        setenv("NOTIFY_SOCKET", runner->notify_path, 1);
+        unsetenv("JOURNAL_STREAM");
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    free(socket_path);
+    runner->pid = pid;
+    return daemon_runner_wait_status(runner, NULL, 10000);
+}
+
+/* Reads notify messages until READY=1 (expected == NULL) or STATUS=expected. */
+int daemon_runner_wait_status(struct daemon_runner *runner, const char *expected, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    if (expected && strcmp(runner->last_status, expected) == 0)
+        return 0;
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd pollfd = {.fd = runner->notify_fd, .events = POLLIN};
+        int n = poll(&pollfd, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -ETIMEDOUT;
+        char message[4096];
+        ssize_t length = recv(runner->notify_fd, message, sizeof(message) - 1, 0);
+        if (length < 0)
+            return -errno;
+        message[length] = '\0';
+        bool matched = false;
+        for (char *save = NULL, *line = strtok_r(message, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+            if (strncmp(line, "STATUS=", 7) == 0) {
+                snprintf(runner->last_status, sizeof(runner->last_status), "%s", line + 7);
+                if (expected && strcmp(line + 7, expected) == 0)
+                    matched = true;
+            } else if (!expected && strcmp(line, "READY=1") == 0) {
+                matched = true;
+            }
+        }
+        if (matched)
+            return 0;
+    }
+}
+
+int daemon_runner_stop(struct daemon_runner *runner, int sig)
+{
+    if (runner->pid <= 0)
+        return -ESRCH;
+    kill(runner->pid, sig);
+    int status;
+    pid_t pid = waitpid(runner->pid, &status, 0);
+    runner->pid = 0;
+    if (pid < 0)
+        return -errno;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void daemon_runner_finish(struct daemon_runner *runner)
+{
+    if (runner->pid > 0)
+        daemon_runner_stop(runner, SIGKILL);
+    if (runner->notify_fd >= 0)
+        close(runner->notify_fd);
+    free(runner->config_path);
+    free(runner->control_path);
+    free(runner->notify_path);
+    *runner = (struct daemon_runner){.notify_fd = -1};
+}
+
+int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *const *args)
+{
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+        return -errno;
+    const char *argv[32] = {XENREADYCTL_PATH, "--socket", runner->control_path};
+    size_t argc = 3;
+    for (size_t i = 0; args && args[i] && argc < 31; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipe_fds[1], STDOUT_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipe_fds[1]);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream(&text, &size);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0)
+        fwrite(buffer, 1, (size_t)n, stream);
+    fclose(stream);
+    close(pipe_fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (output)
+        *output = text;
+    else
+        free(text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *xs_read_string(struct xs_handle *handle, const char *path)
+{
+    unsigned int length;
+    return xs_read(handle, XBT_NULL, path, &length);
+}
+
+int xs_write_string(struct xs_handle *handle, const char *path, const char *value)
+{
+    return xs_write(handle, XBT_NULL, path, value, (unsigned int)strlen(value)) ? 0 : -errno;
+}
+
+int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *value_path,
+                  const char *expected, int timeout_ms)
+{
+    if (!xs_watch(handle, watch_path, "runner"))
+        return -errno;
+    long long deadline = now_ms() + timeout_ms;
+    int r = -ETIMEDOUT;
+    for (;;) {
+        /* Re-read after every event (and once at the start): events carry no value. */
+        char *value = xs_read_string(handle, value_path);
+        bool equal = value && strcmp(value, expected) == 0;
+        free(value);
+        if (equal) {
+            r = 0;
+            break;
+        }
+        long long left = deadline - now_ms();
+        struct pollfd pollfd = {.fd = xs_fileno(handle), .events = POLLIN};
+        if (left <= 0 || poll(&pollfd, 1, (int)left) <= 0)
+            break;
+        char **event;
+        while ((event = xs_check_watch(handle)))
+            free(event);
+    }
+    xs_unwatch(handle, watch_path, "runner");
+    char **event;
+    while ((event = xs_check_watch(handle)))
+        free(event);
+    return r;
+}
