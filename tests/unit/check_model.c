@@ -153,7 +153,7 @@ static const size_t aggregation_sizes[] = {1, 3, 10};
 START_TEST(test_aggregation)
 {
     size_t n = aggregation_sizes[_i];
-    struct backend *backends[10];
+    struct backend *backends[10] = {0};
     add_backends("be", n, backends);
     struct bridge *bridge = add_bridge("domu1/pcie0", n, backends);
 
@@ -173,7 +173,7 @@ END_TEST
 START_TEST(test_aggregation_any_withdrawal)
 {
     size_t n = aggregation_sizes[_i];
-    struct backend *backends[10];
+    struct backend *backends[10] = {0};
     add_backends("be", n, backends);
     struct bridge *bridge = add_bridge("domu1/pcie0", n, backends);
 
@@ -201,7 +201,7 @@ static uint64_t realtime_usec(void)
 
 START_TEST(test_transitions)
 {
-    struct backend *backends[2];
+    struct backend *backends[2] = {0};
     add_backends("be", 2, backends);
     struct bridge *bridge = add_bridge("domu1/pcie0", 2, backends);
     ck_assert_int_eq(bridge->state, BRIDGE_WAITING);
@@ -300,7 +300,7 @@ static const unsigned int permutations[6][3] = {
 START_TEST(test_any_order)
 {
     const unsigned int *order = permutations[_i];
-    struct backend *backends[3];
+    struct backend *backends[3] = {0};
     add_backends("be", 3, backends);
     struct bridge *bridge = add_bridge("domu1/pcie0", 3, backends);
 
@@ -333,7 +333,7 @@ static uint32_t xorshift(uint32_t *state)
 START_TEST(test_random_observations)
 {
     enum { BACKENDS = 4, EVENTS = 2000 };
-    struct backend *backends[BACKENDS];
+    struct backend *backends[BACKENDS] = {0};
     add_backends("be", BACKENDS, backends);
     struct bridge *all = add_bridge("domu1/all", BACKENDS, backends);
     struct bridge *some = add_bridge("domu1/some", 2, &backends[1]);
@@ -434,7 +434,7 @@ static void count_other(struct bridge *bridge, enum bridge_state old_state,
 
 START_TEST(test_observer_once_per_transition)
 {
-    struct backend *backends[2];
+    struct backend *backends[2] = {0};
     add_backends("be", 2, backends);
     struct bridge *bridge = add_bridge("domu1/pcie0", 2, backends);
 
@@ -469,7 +469,7 @@ END_TEST
  * bridge transitions it caused, and nothing of repeats. */
 START_TEST(test_backend_observer)
 {
-    struct backend *backends[2];
+    struct backend *backends[2] = {0};
     add_backends("be", 2, backends);
     struct bridge *bridge = add_bridge("domu1/pcie0", 2, backends);
 
@@ -541,7 +541,7 @@ END_TEST
 
 START_TEST(test_ready_bridge_count)
 {
-    struct backend *backends[3];
+    struct backend *backends[3] = {0};
     add_backends("be", 3, backends);
     add_bridge("domu1/a", 1, &backends[0]);
     add_bridge("domu1/b", 2, &backends[0]);
