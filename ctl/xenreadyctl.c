@@ -21,6 +21,7 @@ enum {
     EXIT_ERROR = 1,          /* the daemon answered with an error */
     EXIT_USAGE = 2,
     EXIT_UNREACHABLE = 3,    /* no daemon on the socket, or it broke off */
+    EXIT_TIMEOUT = 4,        /* wait: a bridge was still waiting at the timeout */
 };
 
 static void usage(FILE *out)
@@ -29,7 +30,11 @@ static void usage(FILE *out)
             "Usage: xenreadyctl [--socket PATH] COMMAND\n"
             "\n"
             "Commands:\n"
-            "  status [--json]   bridges, their state and missing backends\n"
+            "  status [--json]                    bridges, their state and missing backends\n"
+            "  wait BRIDGE... [--timeout SECONDS] until every BRIDGE is ready (exit 4 on timeout)\n"
+            "  reload                             make the daemon reload its configuration\n"
+            "  ready BACKEND                      announce BACKEND ready (its owner only)\n"
+            "  gone BACKEND                       announce BACKEND gone (its owner only)\n"
             "\n"
             "  -s, --socket PATH  the daemon's control socket (default %s)\n"
             "  -h, --help         show this help\n"
@@ -174,6 +179,21 @@ static void print_status_table(struct json_object *response, bool colour)
         const char *detail = member_string(backend, "detail");
         printf("%s: %s\n", member_string(backend, "name"), detail[0] ? detail : "not ready");
     }
+    /* Bridges past their start-up timeout, and refused announcements. */
+    for (size_t i = 0; i < count; i++) {
+        struct json_object *bridge = json_object_array_get_idx(bridges, i), *degraded;
+        if (json_object_object_get_ex(bridge, "degraded", &degraded)
+            && json_object_get_boolean(degraded))
+            printf("%s: degraded: still waiting after its start-up timeout\n",
+                   member_string(bridge, "name"));
+    }
+    struct json_object *refused = member_array(response, "refused_announcements");
+    for (size_t i = 0; refused && i < json_object_array_length(refused); i++) {
+        struct json_object *refusal = json_object_array_get_idx(refused, i);
+        printf("refused announcement at %s from pid %lld (uid %lld): %s\n",
+               member_string(refusal, "time"), (long long)member_int(refusal, "pid"),
+               (long long)member_int(refusal, "uid"), member_string(refusal, "reason"));
+    }
     /* Signalling problems. */
     for (size_t i = 0; i < count; i++) {
         struct json_object *signals = member_array(json_object_array_get_idx(bridges, i), "signals");
@@ -220,6 +240,122 @@ static int command_status(const char *socket_path, int argc, char **argv)
     return status;
 }
 
+static struct json_object *request_new(const char *command)
+{
+    struct json_object *request = json_object_new_object();
+    json_object_object_add(request, "version", json_object_new_int(XENREADY_CONTROL_VERSION));
+    json_object_object_add(request, "command", json_object_new_string(command));
+    return request;
+}
+
+/* Prints the daemon's error (and messages) and returns EXIT_ERROR, or
+ * returns EXIT_OK for an "ok" answer. */
+static int response_status(struct json_object *response)
+{
+    struct json_object *ok;
+    if (json_object_object_get_ex(response, "ok", &ok) && json_object_get_boolean(ok))
+        return EXIT_OK;
+    fprintf(stderr, "xenreadyctl: xenreadyd: %s\n", member_string(response, "error"));
+    struct json_object *messages = member_array(response, "messages");
+    for (size_t i = 0; messages && i < json_object_array_length(messages); i++)
+        fprintf(stderr, "%s\n", json_object_get_string(json_object_array_get_idx(messages, i)));
+    return EXIT_ERROR;
+}
+
+static int command_wait(const char *socket_path, int argc, char **argv)
+{
+    struct json_object *request = request_new("wait");
+    struct json_object *bridges = json_object_new_array();
+    json_object_object_add(request, "bridges", bridges);
+    int status = EXIT_USAGE;
+    for (int i = 0; i < argc; i++) {
+        const char *value = NULL;
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            value = argv[++i];
+        else if (strncmp(argv[i], "--timeout=", 10) == 0)
+            value = argv[i] + 10;
+        if (value) {
+            char *end;
+            errno = 0;
+            double seconds = strtod(value, &end);
+            if (!value[0] || *end || errno || !(seconds >= 0)) {
+                fprintf(stderr, "xenreadyctl: wait: --timeout takes seconds, not \"%s\"\n", value);
+                goto out;
+            }
+            json_object_object_add(request, "timeout", json_object_new_double(seconds));
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "xenreadyctl: wait: unknown argument \"%s\"\n", argv[i]);
+            goto out;
+        } else {
+            json_object_array_add(bridges, json_object_new_string(argv[i]));
+        }
+    }
+    if (json_object_array_length(bridges) == 0) {
+        fprintf(stderr, "xenreadyctl: wait: name at least one bridge (FRONTEND/BRIDGE)\n");
+        goto out;
+    }
+    /* The daemon holds the connection and answers when the bridges are
+     * ready or the timeout expires: no polling here. */
+    struct json_object *response = control_call(socket_path, request);
+    if (!response) {
+        status = EXIT_UNREACHABLE;
+        goto out;
+    }
+    status = response_status(response);
+    struct json_object *ready;
+    if (status == EXIT_OK && json_object_object_get_ex(response, "ready", &ready)
+        && !json_object_get_boolean(ready)) {
+        struct json_object *waiting = member_array(response, "waiting");
+        fprintf(stderr, "xenreadyctl: wait: timed out; still waiting:");
+        for (size_t i = 0; waiting && i < json_object_array_length(waiting); i++)
+            fprintf(stderr, " %s", json_object_get_string(json_object_array_get_idx(waiting, i)));
+        fprintf(stderr, "\n");
+        status = EXIT_TIMEOUT;
+    }
+    json_object_put(response);
+out:
+    json_object_put(request);
+    return status;
+}
+
+static int command_reload(const char *socket_path, int argc, char **argv)
+{
+    if (argc > 0) {
+        fprintf(stderr, "xenreadyctl: reload: unknown argument \"%s\"\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    struct json_object *request = request_new("reload");
+    struct json_object *response = control_call(socket_path, request);
+    json_object_put(request);
+    if (!response)
+        return EXIT_UNREACHABLE;
+    int status = response_status(response);
+    struct json_object *messages = member_array(response, "messages");
+    /* Warnings of a successful reload. */
+    for (size_t i = 0; status == EXIT_OK && messages && i < json_object_array_length(messages); i++)
+        fprintf(stderr, "%s\n", json_object_get_string(json_object_array_get_idx(messages, i)));
+    json_object_put(response);
+    return status;
+}
+
+/* ready/gone NAME: only the backend's configured owner is accepted. */
+static int command_announce(const char *socket_path, const char *command, int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        fprintf(stderr, "xenreadyctl: %s: name exactly one backend\n", command);
+        return EXIT_USAGE;
+    }
+    struct json_object *request = request_new(command);
+    json_object_object_add(request, "backend", json_object_new_string(argv[0]));
+    struct json_object *response = control_call(socket_path, request);
+    json_object_put(request);
+    if (!response)
+        return EXIT_UNREACHABLE;
+    int status = response_status(response);
+    json_object_put(response);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPTION_VERSION = 256 };
@@ -255,6 +391,12 @@ int main(int argc, char **argv)
     const char *command = argv[optind];
     if (strcmp(command, "status") == 0)
         return command_status(socket_path, argc - optind - 1, argv + optind + 1);
+    if (strcmp(command, "wait") == 0)
+        return command_wait(socket_path, argc - optind - 1, argv + optind + 1);
+    if (strcmp(command, "reload") == 0)
+        return command_reload(socket_path, argc - optind - 1, argv + optind + 1);
+    if (strcmp(command, "ready") == 0 || strcmp(command, "gone") == 0)
+        return command_announce(socket_path, command, argc - optind - 1, argv + optind + 1);
     fprintf(stderr, "xenreadyctl: unknown command \"%s\"\n", command);
     usage(stderr);
     return EXIT_USAGE;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ static void usage(FILE *out)
             "      --config-dir DIR       drop-in directory (default: FILE's directory/xenready.d)\n"
             "      --check-config[=FILE]  validate the configuration, print problems, exit 0/1\n"
             "      --control-socket PATH  control socket (default %s)\n"
+            "      --control-group GROUP  members of GROUP may use the control socket too\n"
+            "      --ready-when=WHEN      READY=1 to systemd after the first scan (\"scanned\",\n"
+            "                             the default) or once every bridge is ready (\"all\")\n"
             "  -l, --log-level LEVEL      err, warning, notice, info (default) or debug\n"
             "  -v, --verbose              same as --log-level=debug\n"
             "  -h, --help                 show this help\n"
@@ -45,6 +49,23 @@ static char *default_config_dir(const char *config_file)
     if (asprintf(&dir, "%.*s/xenready.d", length, base) < 0)
         return NULL;
     return dir;
+}
+
+/* A group name, or a number for a group without an entry in the group database. */
+static int parse_group(const char *text, gid_t *out)
+{
+    struct group *group = getgrnam(text);
+    if (group) {
+        *out = group->gr_gid;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (!text[0] || *end || errno || text[0] == '-' || value >= (gid_t)-1)
+        return -EINVAL;
+    *out = (gid_t)value;
+    return 0;
 }
 
 static int check_config(const char *file, const char *dir)
@@ -67,12 +88,21 @@ static int check_config(const char *file, const char *dir)
 
 int main(int argc, char **argv)
 {
-    enum { OPTION_CHECK_CONFIG = 256, OPTION_CONFIG_DIR, OPTION_CONTROL_SOCKET, OPTION_VERSION };
+    enum {
+        OPTION_CHECK_CONFIG = 256,
+        OPTION_CONFIG_DIR,
+        OPTION_CONTROL_SOCKET,
+        OPTION_VERSION,
+        OPTION_CONTROL_GROUP,
+        OPTION_READY_WHEN,
+    };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"config-dir", required_argument, NULL, OPTION_CONFIG_DIR},
         {"check-config", optional_argument, NULL, OPTION_CHECK_CONFIG},
         {"control-socket", required_argument, NULL, OPTION_CONTROL_SOCKET},
+        {"control-group", required_argument, NULL, OPTION_CONTROL_GROUP},
+        {"ready-when", required_argument, NULL, OPTION_READY_WHEN},
         {"log-level", required_argument, NULL, 'l'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -102,6 +132,24 @@ int main(int argc, char **argv)
             break;
         case OPTION_CONTROL_SOCKET:
             daemon_options.control_socket = optarg;
+            break;
+        case OPTION_CONTROL_GROUP:
+            if (parse_group(optarg, &daemon_options.control_group) < 0) {
+                fprintf(stderr, "xenreadyd: unknown group \"%s\"\n", optarg);
+                return EXIT_FAILURE;
+            }
+            daemon_options.has_control_group = true;
+            break;
+        case OPTION_READY_WHEN:
+            if (strcmp(optarg, "all") == 0) {
+                daemon_options.ready_when_all = true;
+            } else if (strcmp(optarg, "scanned") == 0) {
+                daemon_options.ready_when_all = false;
+            } else {
+                fprintf(stderr, "xenreadyd: --ready-when takes \"scanned\" or \"all\", not \"%s\"\n",
+                        optarg);
+                return EXIT_FAILURE;
+            }
             break;
         case 'l':
             priority = log_parse_priority(optarg);

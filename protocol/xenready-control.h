@@ -16,7 +16,12 @@
  *
  * A request that is too long, not JSON, not an object, of another version,
  * or names an unknown command gets an error response; a client that sends
- * nothing complete within XENREADY_CONTROL_TIMEOUT_SECONDS is disconnected.
+ * nothing complete within XENREADY_CONTROL_TIMEOUT_SECONDS, or does not read
+ * its answer within that time, is disconnected. Only root, the daemon's user
+ * and members of its control group (xenreadyd --control-group; primary or
+ * supplementary, from SO_PEERCRED/SO_PEERGROUPS) are served; others get
+ * {"ok": false, "error": "permission denied: ..."}. At most
+ * XENREADY_CONTROL_CLIENTS_MAX clients are connected at once.
  *
  * "status" answers with:
  *   "bridges": [ { "name": "domu1/pcie0", "frontend": "domu1",
@@ -26,12 +31,37 @@
  *                  "since": "2026-11-26T03:10:00Z"   (last transition, UTC),
  *                  "backends_ready": 2, "backends_total": 3,
  *                  "missing": ["qemu-domu1"],
+ *                  "degraded": false   (true: waiting past its start-up timeout),
  *                  "signals": [ { "method": "xenstore",
  *                                 "target": "/local/domain/5/xenready/pcie0",
  *                                 "generation": 3, "error": null } ] } ],
  *   "backends": [ { "name": "qemu-domu1", "ready": false,
  *                   "detail": "… is \"initialising\", expected \"running\"",
- *                   "bridges": ["domu1/pcie0"] } ]
+ *                   "bridges": ["domu1/pcie0"] } ],
+ *   "refused_announcements": [ { "time": "2026-11-26T03:10:00Z",
+ *                   "backend": "i2c", "pid": 812, "uid": 0,
+ *                   "reason": "ready refused: backend i2c may only be ..." } ]
+ *                   (the last 8 "ready"/"gone" requests refused)
+ *
+ * "wait" holds the connection until every named bridge is ready, or until
+ * "timeout" seconds (a number >= 0; absent or null: no limit) have passed:
+ *   {"version": 1, "command": "wait", "bridges": ["domu1/pcie0"], "timeout": 5}
+ *   -> {"version": 1, "ok": true, "ready": true | false, "waiting": [names]}
+ * 1 to 64 bridges; an unknown bridge (also one removed by a reload while
+ * waiting) is an error.
+ *
+ * "reload" reloads the configuration as SIGHUP does; the running
+ * configuration stays when the new one has errors:
+ *   {"version": 1, "command": "reload"}
+ *   -> {"version": 1, "ok": true | false, "error": "...",
+ *       "messages": ["file:line: error: ..."]}
+ *
+ * "ready" and "gone" announce a probe = announce backend; only its configured
+ * owner (a uid, or the systemd unit the peer process runs in) may:
+ *   {"version": 1, "command": "ready", "backend": "scmi"}
+ *   -> {"version": 1, "ok": true, "backend": "scmi", "ready": true}
+ * An unknown backend, one with another probe, or another peer is an error.
+ *
  * Members may be added within a version; clients ignore what they do not know.
  */
 #ifndef XENREADY_CONTROL_H
@@ -41,5 +71,6 @@
 #define XENREADY_CONTROL_SOCKET "/run/xenready/control"
 #define XENREADY_CONTROL_REQUEST_MAX 4096
 #define XENREADY_CONTROL_TIMEOUT_SECONDS 5
+#define XENREADY_CONTROL_CLIENTS_MAX 64
 
 #endif /* XENREADY_CONTROL_H */

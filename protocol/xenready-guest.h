@@ -25,6 +25,8 @@
  *                         e.g. "/pcie@10000000"
  *       backend-id        decimal domid of the domain running xenreadyd
  *       version           protocol version, "1"
+ *       event-channel     decimal port in backend-id's domain; only for
+ *                         bridges configured with an event channel
  *
  * Relative to the guest's own home this is "xenready/<bridge-id>/state", so a
  * guest needs to know nothing but the bridge id ([A-Za-z0-9_-], at most 64).
@@ -53,8 +55,9 @@
  * Generation
  * ----------
  * "generation" starts at 1 when the node is created and grows by exactly one
- * each time "state" changes. xenreadyd writes generation first, then state,
- * so a guest that sees a new state also finds a generation at least as new.
+ * each time "state" changes. xenreadyd writes both in one xenstore
+ * transaction, so a guest never sees one without the other, whenever the
+ * daemon stops (even killed).
  * A guest that remembers the generation it acted on can tell that it missed
  * a ready→waiting→ready round trip. Restarting xenreadyd does not change
  * either key when the state it computes equals the one already published.
@@ -63,7 +66,56 @@
  * -----------------
  * Watch "xenready/<bridge-id>" (or its "state"). Watch events carry no value
  * and may be spurious or merged: after every event, read "state" (and
- * "generation") and act on what was read, never on the event itself.
+ * "generation") and act on what was read, never on the event itself. To
+ * read the two as one consistent pair, read them in one xenstore
+ * transaction (they are written in one).
+ *
+ * Event channel (optional, per bridge)
+ * ------------------------------------
+ * For a bridge configured with "signal = evtchn", DomD allocates an unbound
+ * event-channel port for the frontend (EVTCHNOP_alloc_unbound) and writes its
+ * number to "event-channel" before it ever notifies it. The guest binds with
+ * EVTCHNOP_bind_interdomain(backend-id, port) and from then on gets one
+ * notification after each change of "state" (both to "ready" and back to
+ * "waiting"), sent after "generation" and "state" are written.
+ * - Notifications carry no data and merge: after every wake, read "state"
+ *   (and "generation"), as after a watch event.
+ * - Xen raises an event on the guest's new port right after the interdomain
+ *   bind (xen/common/event_channel.c), whatever DomD did: it means "read
+ *   now", never "ready". Reading "state" after binding also closes the race
+ *   with a change that happened before the bind.
+ * - Every write of "event-channel" means a new port, even when the number is
+ *   the same (a restarted daemon may get the same number again): watch
+ *   "xenready/<bridge-id>/event-channel" and, after every event on it,
+ *   unbind the old port, read the key, bind again and read "state". A
+ *   failed bind (a stale port while DomD is stopped) is retried at the next
+ *   write. The key exists from the daemon's first scan on, so a guest that
+ *   needs xenstore only for the port watches just this key.
+ * - DomD writes the key when it starts, when the domain is created again
+ *   with the same domid (after @introduceDomain), and never removes it.
+ * - Events the guest sends on the channel are ignored.
+ *
+ * Static event channel (dom0less, no xenstore)
+ * --------------------------------------------
+ * With "signal = static-evtchn" there is no xenstore at all: the host device
+ * tree connects a DomD port with a guest port at build time (Xen 4.17+, a
+ * node compatible "xen,evtchn-v1" under each domain's node, with
+ * "xen,evtchn = <local-port &peer-node>", docs/misc/arm/device-tree/
+ * booting.txt). Both sides bind their local port (Linux 6.5+:
+ * IOCTL_EVTCHN_BIND_STATIC on /dev/xen/evtchn, or the kernel's
+ * bind_evtchn_to_irq for a static port). DomD notifies the port when the
+ * bridge is ready at its first scan and at every transition to "ready".
+ * A notification can only mean "ready": there is no way to say "withdrawn",
+ * so DomD sends nothing then (it logs it). An event raised before the guest
+ * bound stays pending in Xen and is delivered when the guest binds. A
+ * restarted daemon whose bridge is ready notifies again; a guest acts once.
+ *
+ * sysrq (compatibility only)
+ * --------------------------
+ * With "signal = sysrq" DomD writes one configured character to the
+ * frontend's "control/sysrq" when the bridge becomes ready, as the 2022
+ * prototype's "xl sysrq <domU> <key>" did. Only dom0 may normally write it;
+ * a stock Linux guest runs that magic sysrq command. New guests use "state".
  *
  * While xenreadyd is stopped
  * --------------------------
@@ -71,12 +123,16 @@
  * restarts. The published state is the last state xenreadyd established;
  * changes of backends while it is stopped are published when it starts
  * again. Nodes are removed only by the toolstack (e.g. with the domain).
+ * A dynamic event channel's port dies with the daemon and nothing is
+ * notified while it is stopped; the new instance writes a new
+ * "event-channel".
  *
  * Versioning
  * ----------
  * "version" holds XENREADY_PROTOCOL_VERSION. Additions that old guests can
- * ignore (new keys) keep the version; anything that changes the meaning of
- * an existing key or adds a state bumps it.
+ * ignore (new keys, such as "event-channel") keep the version; anything that
+ * changes the meaning of an existing key or adds a state bumps it. The
+ * event-channel rules above are part of version 1.
  */
 #ifndef XENREADY_GUEST_H
 #define XENREADY_GUEST_H
@@ -92,6 +148,8 @@
 #define XENREADY_KEY_DEVICE_TREE_PATH "device-tree-path"
 #define XENREADY_KEY_BACKEND_ID "backend-id"
 #define XENREADY_KEY_VERSION "version"
+/* Only with an event channel (see "Event channel" above): DomD's port. */
+#define XENREADY_KEY_EVENT_CHANNEL "event-channel"
 
 /* Values of "state" in protocol version 1. */
 #define XENREADY_STATE_WAITING "waiting"

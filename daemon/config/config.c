@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ini.h>
+#include <search.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -43,6 +44,11 @@ struct pending {
     struct source_location frontend_where; /* backend: its frontend= line */
     char *backend_names;                   /* bridge: as written */
     char *frontend_name;                   /* device-model backend */
+    char *path_value;                      /* backend: path = before probe = */
+    struct source_location path_where;
+    struct source_location signal_where;      /* bridge: its signal= line */
+    struct source_location static_port_where; /* bridge: static-evtchn-port= */
+    struct source_location sysrq_key_where;   /* bridge: sysrq-key= */
     bool has_domid;
     unsigned int keys_seen;                /* bit per key, to refuse repeats */
 };
@@ -58,6 +64,8 @@ struct loader {
     struct section section;    /* the section being read */
     struct pending *pending;
     size_t pending_count;
+    size_t pending_capacity;
+    void *domids;              /* tsearch(3) tree of frontends by domid */
 };
 
 static void report_add(struct config_report *report, bool error, const char *file,
@@ -123,9 +131,26 @@ static int check_xenstore_path(const char *path)
     return 0;
 }
 
+/* xenreadyd.service has ProtectHome= and PrivateTmp=: the daemon would see
+ * an empty directory there, never the backend's socket or pidfile. */
+static void warn_hidden_path(struct config_report *report, const char *file, unsigned int line,
+                             const char *what, const char *path, const char *backend)
+{
+    static const char *const hidden[] = {"/home/", "/root/", "/tmp/", "/var/tmp/", "/run/user/"};
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+        if (strncmp(path, hidden[i], strlen(hidden[i])) == 0) {
+            report_add(report, false, file, line,
+                       "%s %s of backend %s is under %s, which xenreadyd.service hides "
+                       "(ProtectHome=, PrivateTmp=): put it under /run", what, path, backend,
+                       hidden[i]);
+            return;
+        }
+}
+
+/* From the end: the object asked for is nearly always the section being read. */
 static struct pending *pending_for(struct loader *loader, const void *object)
 {
-    for (size_t i = 0; i < loader->pending_count; i++)
+    for (size_t i = loader->pending_count; i-- > 0;)
         if (loader->pending[i].object == object)
             return &loader->pending[i];
     return NULL;
@@ -233,10 +258,14 @@ static void loader_begin_section(struct loader *loader, const char *header)
             object = backend;
         }
     }
-    struct pending *grown = object ? realloc(loader->pending,
-                                             (loader->pending_count + 1) * sizeof(*grown))
-                                   : NULL;
-    if (!grown) {
+    struct pending *grown = loader->pending;
+    if (object && loader->pending_count == loader->pending_capacity) {
+        size_t capacity = loader->pending_capacity ? loader->pending_capacity * 2 : 16;
+        grown = realloc(loader->pending, capacity * sizeof(*grown));
+        if (grown)
+            loader->pending_capacity = capacity;
+    }
+    if (!object || !grown) {
         loader_error(loader, loader->line, "out of memory");
         return;
     }
@@ -293,6 +322,59 @@ static void frontend_set(struct loader *loader, struct pending *pending, const c
     pending->has_domid = true;
 }
 
+/* timeout = SECONDS: how long a bridge may wait at start-up before it is
+ * reported degraded (daemon-side only). */
+static void bridge_set_timeout(struct loader *loader, struct bridge *bridge, const char *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long seconds = strtoul(value, &end, 10);
+    if (!isdigit((unsigned char)value[0]) || *end || errno || seconds > 86400) {
+        loader_error(loader, loader->line,
+                     "bad timeout \"%s\" for bridge %s: expected seconds from 0 (none) to 86400",
+                     value, bridge->name);
+        return;
+    }
+    bridge->timeout_seconds = (unsigned int)seconds;
+}
+
+/* static-evtchn-port = PORT, sysrq-key = CHARACTER: parameters of the
+ * static-evtchn and sysrq signal methods. */
+static void bridge_set_signal_key(struct loader *loader, struct pending *pending, const char *key,
+                                  const char *value)
+{
+    struct bridge *bridge = pending->object;
+    struct source_location here = {loader->file, loader->line};
+    if (strcmp(key, "static-evtchn-port") == 0) {
+        if (!key_first_time(loader, pending, 1u << 26, key))
+            return;
+        pending->static_port_where = here;
+        char *end;
+        errno = 0;
+        unsigned long port = strtoul(value, &end, 10);
+        /* Port 0 is never valid; the FIFO ABI allows ports below 2^17. */
+        if (!isdigit((unsigned char)value[0]) || *end || errno || port == 0 || port >= 131072) {
+            loader_error(loader, loader->line,
+                         "bad static-evtchn-port \"%s\" for bridge %s: expected the local port "
+                         "of the host device tree's xen,evtchn node, 1 to 131071", value,
+                         bridge->name);
+            return;
+        }
+        bridge->static_evtchn_port = (unsigned int)port;
+    } else {
+        if (!key_first_time(loader, pending, 1u << 27, key))
+            return;
+        pending->sysrq_key_where = here;
+        if (strlen(value) != 1 || !isgraph((unsigned char)value[0])) {
+            loader_error(loader, loader->line,
+                         "bad sysrq-key \"%s\" for bridge %s: expected one printable character",
+                         value, bridge->name);
+            return;
+        }
+        bridge->sysrq_key = value[0];
+    }
+}
+
 static void bridge_set(struct loader *loader, struct pending *pending, const char *key,
                        const char *value)
 {
@@ -317,6 +399,7 @@ static void bridge_set(struct loader *loader, struct pending *pending, const cha
         if (!key_first_time(loader, pending, 1u << 2, key))
             return;
         char *copy = strdup(value), *save = NULL;
+        pending->signal_where = (struct source_location){loader->file, loader->line};
         if (!copy) {
             r = -ENOMEM;
         } else {
@@ -324,23 +407,130 @@ static void bridge_set(struct loader *loader, struct pending *pending, const cha
             for (char *word = strtok_r(copy, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
                 if (strcmp(word, "xenstore") == 0)
                     bridge->signal_methods |= SIGNAL_XENSTORE;
+                else if (strcmp(word, "evtchn") == 0)
+                    bridge->signal_methods |= SIGNAL_EVTCHN;
+                else if (strcmp(word, "static-evtchn") == 0)
+                    bridge->signal_methods |= SIGNAL_STATIC_EVTCHN;
+                else if (strcmp(word, "sysrq") == 0)
+                    bridge->signal_methods |= SIGNAL_SYSRQ;
                 else
                     loader_error(loader, loader->line,
-                                 "unknown signal method \"%s\" for bridge %s (known: xenstore)",
-                                 word, bridge->name);
+                                 "unknown signal method \"%s\" for bridge %s (known: xenstore, "
+                                 "evtchn, static-evtchn, sysrq)", word, bridge->name);
             }
             free(copy);
             if (!bridge->signal_methods)
                 loader_error(loader, loader->line, "bridge %s: signal names no method",
                              bridge->name);
         }
+    } else if (strcmp(key, "timeout") == 0) {
+        if (key_first_time(loader, pending, 1u << 20, key))
+            bridge_set_timeout(loader, bridge, value);
+    } else if (strcmp(key, "static-evtchn-port") == 0 || strcmp(key, "sysrq-key") == 0) {
+        bridge_set_signal_key(loader, pending, key, value);
     } else {
         loader_error(loader, loader->line,
-                     "unknown key \"%s\" in [bridge %s] (known: device-tree-path, backends, signal)",
-                     key, bridge->name);
+                     "unknown key \"%s\" in [bridge %s] (known: device-tree-path, backends, signal, "
+                     "timeout, static-evtchn-port, sysrq-key)", key, bridge->name);
     }
     if (r < 0)
         loader_error(loader, loader->line, "out of memory");
+}
+
+/* systemd unit names: "name.type", letters, digits and ":-_.\@" (systemd.unit(5)). */
+static int check_unit_name(const char *name)
+{
+    size_t length = strlen(name);
+    const char *dot = strrchr(name, '.');
+    if (length == 0 || length > 255 || !dot || dot == name || !dot[1])
+        return -EINVAL;
+    for (const char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr(":-_.\\@", *c))
+            return -EINVAL;
+    return 0;
+}
+
+/* A socket path a backend can bind(): absolute and within sun_path. */
+static int check_socket_path(const char *path)
+{
+    return path[0] == '/' && strlen(path) < 108 ? 0 : -EINVAL;
+}
+
+/* probe = socket, unit, announce; -EINVAL for other values. */
+static int backend_set_probe(struct backend *backend, const char *value)
+{
+    if (strcmp(value, "socket") == 0)
+        backend->probe = PROBE_SOCKET;
+    else if (strcmp(value, "unit") == 0)
+        backend->probe = PROBE_UNIT;
+    else if (strcmp(value, "announce") == 0)
+        backend->probe = PROBE_ANNOUNCE;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static void set_unit_key(struct loader *loader, struct backend *backend, char **slot,
+                         const char *key, const char *value)
+{
+    if (check_unit_name(value) < 0) {
+        loader_error(loader, loader->line,
+                     "bad %s \"%s\" for backend %s: a systemd unit name such as "
+                     "vhost-device-i2c.service", key, value, backend->name);
+        return;
+    }
+    if (replace_string(slot, value) < 0)
+        loader_error(loader, loader->line, "out of memory");
+}
+
+/* The keys of the socket, unit and announce probes and of liveness; -ENOENT
+ * when key is none of them. */
+static int backend_set_extra(struct loader *loader, struct pending *pending, const char *key,
+                             const char *value)
+{
+    struct backend *backend = pending->object;
+    if (strcmp(key, "unit") == 0) {
+        if (key_first_time(loader, pending, 1u << 20, key))
+            set_unit_key(loader, backend, &backend->unit, key, value);
+    } else if (strcmp(key, "liveness-unit") == 0) {
+        if (key_first_time(loader, pending, 1u << 23, key))
+            set_unit_key(loader, backend, &backend->liveness_unit, key, value);
+    } else if (strcmp(key, "owner") == 0) {
+        if (!key_first_time(loader, pending, 1u << 21, key))
+            return 0;
+        char *end;
+        errno = 0;
+        unsigned long uid = strncmp(value, "uid:", 4) == 0 ? strtoul(value + 4, &end, 10) : 0;
+        if (strncmp(value, "uid:", 4) == 0 && isdigit((unsigned char)value[4]) && !*end && !errno
+            && uid < 0xFFFFFFFFul) {
+            backend->owner = OWNER_UID;
+            backend->owner_uid = (unsigned int)uid;
+        } else if (strncmp(value, "unit:", 5) == 0 && check_unit_name(value + 5) == 0) {
+            backend->owner = OWNER_UNIT;
+            if (replace_string(&backend->owner_unit, value + 5) < 0)
+                loader_error(loader, loader->line, "out of memory");
+        } else {
+            loader_error(loader, loader->line,
+                         "bad owner \"%s\" for backend %s: expected uid:NUMBER or unit:NAME.service",
+                         value, backend->name);
+        }
+    } else if (strcmp(key, "pidfile") == 0) {
+        if (!key_first_time(loader, pending, 1u << 22, key))
+            return 0;
+        if (value[0] != '/' || strlen(value) >= PATH_MAX) {
+            loader_error(loader, loader->line,
+                         "bad pidfile \"%s\" for backend %s: expected an absolute path", value,
+                         backend->name);
+            return 0;
+        }
+        if (replace_string(&backend->pidfile, value) < 0)
+            loader_error(loader, loader->line, "out of memory");
+        warn_hidden_path(loader->report, loader->file, loader->line, "pidfile", value,
+                         backend->name);
+    } else {
+        return -ENOENT;
+    }
+    return 0;
 }
 
 static void backend_set(struct loader *loader, struct pending *pending, const char *key,
@@ -351,10 +541,12 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
     if (strcmp(key, "probe") == 0) {
         if (!key_first_time(loader, pending, 1u << 0, key))
             return;
+        if (backend_set_probe(backend, value) == 0)
+            return;
         if (strcmp(value, "xenstore") != 0 && strcmp(value, "device-model") != 0) {
             loader_error(loader, loader->line,
-                         "unknown probe \"%s\" for backend %s (known: xenstore, device-model)",
-                         value, backend->name);
+                         "unknown probe \"%s\" for backend %s (known: xenstore, device-model, "
+                         "socket, unit, announce)", value, backend->name);
             return;
         }
         backend->probe = PROBE_XENSTORE;
@@ -365,14 +557,19 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
     } else if (strcmp(key, "path") == 0) {
         if (!key_first_time(loader, pending, 1u << 1, key))
             return;
-        if (check_xenstore_path(value) < 0) {
+        /* Its meaning depends on the probe, which may come later. */
+        if (!(pending->keys_seen & 1u) || backend->probe == PROBE_SOCKET) {
+            pending->path_where = (struct source_location){loader->file, loader->line};
+            r = replace_string(&pending->path_value, value);
+        } else if (check_xenstore_path(value) < 0) {
             loader_error(loader, loader->line,
                          "bad xenstore path \"%s\" for backend %s: letters, digits and -/_@, no "
                          "empty component, at most %d characters",
                          value, backend->name, CONFIG_PATH_MAX);
             return;
+        } else {
+            r = replace_string(&backend->xenstore_path, value);
         }
-        r = replace_string(&backend->xenstore_path, value);
     } else if (strcmp(key, "value") == 0) {
         if (!key_first_time(loader, pending, 1u << 2, key))
             return;
@@ -387,10 +584,12 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
             return;
         pending->frontend_where = (struct source_location){loader->file, loader->line};
         r = replace_string(&pending->frontend_name, value);
+    } else if (backend_set_extra(loader, pending, key, value) == 0) {
+        return;
     } else {
         loader_error(loader, loader->line,
-                     "unknown key \"%s\" in [backend %s] (known: probe, path, value, frontend)",
-                     key, backend->name);
+                     "unknown key \"%s\" in [backend %s] (known: probe, path, value, frontend, "
+                     "unit, owner, pidfile, liveness-unit)", key, backend->name);
     }
     if (r < 0)
         loader_error(loader, loader->line, "out of memory");
@@ -527,10 +726,21 @@ static int list_dropins(const char *directory, char ***out, size_t *count)
     return r;
 }
 
+static int compare_domids(const void *a, const void *b)
+{
+    unsigned int left = ((const struct frontend *)a)->domid;
+    unsigned int right = ((const struct frontend *)b)->domid;
+    return (left > right) - (left < right);
+}
+
+static void index_entry_keep(void *entry)
+{
+    (void)entry;
+}
+
 static void resolve_frontend(struct loader *loader, struct pending *pending)
 {
     struct frontend *frontend = pending->object;
-    struct model *model = loader->model;
     if (!pending->has_domid) {
         /* A domid that was given but bad has been reported where it stands. */
         if (!(pending->keys_seen & 1u))
@@ -538,14 +748,86 @@ static void resolve_frontend(struct loader *loader, struct pending *pending)
                        "frontend %s has no domid", frontend->name);
         return;
     }
-    for (size_t i = 0; i < model->frontend_count && model->frontends[i] != frontend; i++) {
-        struct frontend *other = model->frontends[i];
-        if (other->domid == frontend->domid && pending_for(loader, other)->has_domid)
-            report_add(loader->report, true, pending->where.file, pending->where.line,
-                       "frontend %s has domid %u, already used by frontend %s at %s:%u",
-                       frontend->name, frontend->domid, other->name, other->where.file,
-                       other->where.line);
+    /* Frontends are resolved in the order they were defined: the tree holds
+     * the first one with each domid. */
+    struct frontend *const *first = tsearch(frontend, &loader->domids, compare_domids);
+    if (!first) {
+        report_add(loader->report, true, pending->where.file, pending->where.line,
+                   "out of memory");
+    } else if (*first != frontend) {
+        const struct frontend *other = *first;
+        report_add(loader->report, true, pending->where.file, pending->where.line,
+                   "frontend %s has domid %u, already used by frontend %s at %s:%u",
+                   frontend->name, frontend->domid, other->name, other->where.file,
+                   other->where.line);
     }
+}
+
+/* A path given before its probe, the keys of the socket, unit and announce
+ * probes, and liveness. Returns true when the backend needs none of the
+ * xenstore checks that follow. */
+static bool resolve_backend_extra(struct loader *loader, struct pending *pending)
+{
+    struct backend *backend = pending->object;
+    struct config_report *report = loader->report;
+    const char *file = pending->where.file;
+    unsigned int line = pending->where.line;
+    const char *path = pending->path_value;
+
+    if (path && backend->probe == PROBE_SOCKET) {
+        if (check_socket_path(path) < 0)
+            report_add(report, true, pending->path_where.file, pending->path_where.line,
+                       "bad socket path \"%s\" for backend %s: an absolute path of at most 107 "
+                       "characters", path, backend->name);
+        else if (replace_string(&backend->socket_path, path) < 0)
+            report_add(report, true, file, line, "out of memory");
+        else
+            warn_hidden_path(report, pending->path_where.file, pending->path_where.line,
+                             "socket", path, backend->name);
+    } else if (path && backend->probe == PROBE_XENSTORE) {
+        if (check_xenstore_path(path) < 0)
+            report_add(report, true, pending->path_where.file, pending->path_where.line,
+                       "bad xenstore path \"%s\" for backend %s: letters, digits and -/_@, no "
+                       "empty component, at most %d characters", path, backend->name,
+                       CONFIG_PATH_MAX);
+        else if (replace_string(&backend->xenstore_path, path) < 0)
+            report_add(report, true, file, line, "out of memory");
+    } else if (path) {
+        report_add(report, true, pending->path_where.file, pending->path_where.line,
+                   "backend %s: path = is only for probe = socket and probe = xenstore",
+                   backend->name);
+    }
+    if (backend->pidfile && backend->liveness_unit)
+        report_add(report, true, file, line,
+                   "backend %s: use pidfile = or liveness-unit = for liveness, not both",
+                   backend->name);
+    if (backend->unit && backend->probe != PROBE_UNIT)
+        report_add(report, true, file, line,
+                   "backend %s: unit = is only for probe = unit (liveness-unit = works with any "
+                   "probe)", backend->name);
+    if (backend->owner != OWNER_NONE && backend->probe != PROBE_ANNOUNCE)
+        report_add(report, true, file, line, "backend %s: owner = is only for probe = announce",
+                   backend->name);
+    if (backend->probe == PROBE_XENSTORE)
+        return false;
+
+    if (pending->frontend_name)
+        report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
+                   "backend %s: frontend = is only for probe = device-model", backend->name);
+    if (backend->expected_value)
+        report_add(report, true, file, line, "backend %s: value = is only for probe = xenstore",
+                   backend->name);
+    if (backend->probe == PROBE_SOCKET && !backend->socket_path && !path)
+        report_add(report, true, file, line,
+                   "backend %s: probe = socket needs path = /PATH/OF/THE/SOCKET", backend->name);
+    if (backend->probe == PROBE_UNIT && !backend->unit)
+        report_add(report, true, file, line,
+                   "backend %s: probe = unit needs unit = NAME.service", backend->name);
+    if (backend->probe == PROBE_ANNOUNCE && backend->owner == OWNER_NONE)
+        report_add(report, true, file, line,
+                   "backend %s: probe = announce needs owner = uid:NUMBER or owner = unit:NAME",
+                   backend->name);
+    return true;
 }
 
 static void resolve_backend(struct loader *loader, struct pending *pending)
@@ -557,10 +839,12 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
 
     if (!(pending->keys_seen & 1u)) {
         report_add(report, true, file, line,
-                   "backend %s has no probe (probe = device-model or probe = xenstore)",
-                   backend->name);
+                   "backend %s has no probe (probe = device-model, xenstore, socket, unit or "
+                   "announce)", backend->name);
         return;
     }
+    if (resolve_backend_extra(loader, pending))
+        return;
     if (!(pending->keys_seen & (1u << 8))) {
         if (pending->frontend_name)
             report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
@@ -596,6 +880,51 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
         report_add(report, true, file, line, "out of memory");
     } else if (!(backend->expected_value = strdup("running"))) {
         report_add(report, true, file, line, "out of memory");
+    }
+}
+
+/* The signal methods' parameters, and what they imply. */
+static void resolve_bridge_signals(struct loader *loader, struct pending *pending)
+{
+    struct bridge *bridge = pending->object;
+    struct config_report *report = loader->report;
+    const struct source_location *signal = pending->signal_where.file ? &pending->signal_where
+                                                                      : &pending->where;
+    /* The dynamic channel's port is published in the bridge's xenstore node. */
+    if (bridge->signal_methods & SIGNAL_EVTCHN)
+        bridge->signal_methods |= SIGNAL_XENSTORE;
+    bool uses_static = bridge->signal_methods & SIGNAL_STATIC_EVTCHN;
+    bool uses_sysrq = bridge->signal_methods & SIGNAL_SYSRQ;
+    if (uses_static && !bridge->static_evtchn_port && !pending->static_port_where.file)
+        report_add(report, true, signal->file, signal->line,
+                   "bridge %s: signal = static-evtchn needs static-evtchn-port = PORT",
+                   bridge->name);
+    if (!uses_static && pending->static_port_where.file)
+        report_add(report, true, pending->static_port_where.file, pending->static_port_where.line,
+                   "bridge %s: static-evtchn-port is only for signal = static-evtchn",
+                   bridge->name);
+    if (uses_sysrq && !bridge->sysrq_key && !pending->sysrq_key_where.file)
+        report_add(report, true, signal->file, signal->line,
+                   "bridge %s: signal = sysrq needs sysrq-key = CHARACTER (the guest's handler "
+                   "decides what it means; a stock kernel runs that magic sysrq command)",
+                   bridge->name);
+    if (!uses_sysrq && pending->sysrq_key_where.file)
+        report_add(report, true, pending->sysrq_key_where.file, pending->sysrq_key_where.line,
+                   "bridge %s: sysrq-key is only for signal = sysrq", bridge->name);
+    if (!uses_static || !bridge->static_evtchn_port)
+        return;
+    /* DomD binds each static port once. */
+    for (size_t i = 0; i < loader->pending_count && &loader->pending[i] != pending; i++) {
+        const struct pending *other = &loader->pending[i];
+        const struct bridge *other_bridge = other->object;
+        if (other->kind == SECTION_BRIDGE && other_bridge
+            && (other_bridge->signal_methods & SIGNAL_STATIC_EVTCHN)
+            && other_bridge->static_evtchn_port == bridge->static_evtchn_port)
+            report_add(report, true, pending->static_port_where.file,
+                       pending->static_port_where.line,
+                       "bridge %s: static-evtchn-port %u is already used by bridge %s at %s:%u",
+                       bridge->name, bridge->static_evtchn_port, other_bridge->name,
+                       other->static_port_where.file, other->static_port_where.line);
     }
 }
 
@@ -635,6 +964,7 @@ static void resolve_bridge(struct loader *loader, struct pending *pending)
         report_add(report, true, pending->backend_names ? pending->backends_where.file : file,
                    pending->backend_names ? pending->backends_where.line : line,
                    "bridge %s has no backends (backends = NAME …)", bridge->name);
+    resolve_bridge_signals(loader, pending);
 }
 
 /* Checks that need the whole configuration: references, required keys. */
@@ -714,8 +1044,10 @@ out:
     for (size_t i = 0; i < loader.pending_count; i++) {
         free(loader.pending[i].backend_names);
         free(loader.pending[i].frontend_name);
+        free(loader.pending[i].path_value);
     }
     free(loader.pending);
+    tdestroy(loader.domids, index_entry_keep);
     free(loader.buffer);
     model_free(loader.model);
     return r;

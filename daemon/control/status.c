@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "announce.h"
 #include "core/model.h"
 #include "daemon.h"
 #include "signallers/signaller.h"
@@ -46,6 +47,7 @@ static struct json_object *status_bridge(const struct daemon *daemon, const stru
         if (!bridge->backends[i]->ready)
             json_object_array_add(missing, json_object_new_string(bridge->backends[i]->name));
     json_object_object_add(object, "missing", missing);
+    json_object_object_add(object, "degraded", json_object_new_boolean(bridge->degraded));
 
     struct json_object *signals = json_object_new_array();
     struct signaller *signallers[4];
@@ -90,5 +92,7 @@ struct json_object *status_build(const struct daemon *daemon)
     for (size_t i = 0; i < model->backend_count; i++)
         json_object_array_add(backends, status_backend(model->backends[i]));
     json_object_object_add(status, "backends", backends);
+    json_object_object_add(status, "refused_announcements",
+                           announce_status_refusals(daemon->announce_probe));
     return status;
 }

@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,7 +41,19 @@ static void backend_free(struct backend *backend)
     free(backend->expected_value);
     free(backend->bridges);
     free(backend->detail);
+    free(backend->socket_path);
+    free(backend->unit);
+    free(backend->owner_unit);
+    free(backend->pidfile);
+    free(backend->liveness_unit);
+    free(backend->probe_detail);
+    free(backend->liveness_detail);
     free(backend);
+}
+
+static void index_entry_keep(void *entry)
+{
+    (void)entry;
 }
 
 void model_free(struct model *model)
@@ -55,6 +68,10 @@ void model_free(struct model *model)
         backend_free(model->backends[i]);
     for (size_t i = 0; i < model->file_count; i++)
         free(model->files[i]);
+    /* The trees only point at objects freed above. */
+    tdestroy(model->frontend_index, index_entry_keep);
+    tdestroy(model->bridge_index, index_entry_keep);
+    tdestroy(model->backend_index, index_entry_keep);
     free(model->frontends);
     free(model->bridges);
     free(model->backends);
@@ -62,15 +79,19 @@ void model_free(struct model *model)
     free(model);
 }
 
-/* Appends item to a growing pointer array. */
+/* Appends item to a pointer array that only ever grows through here: its
+ * capacity is 4, then the next power of two, so appending is amortised O(1). */
 static int array_append(void *array_ptr, size_t *count, void *item)
 {
     void ***array = array_ptr;
-    void **grown = realloc(*array, (*count + 1) * sizeof(void *));
-    if (!grown)
-        return -ENOMEM;
-    grown[(*count)++] = item;
-    *array = grown;
+    size_t used = *count;
+    if (used == 0 || (used >= 4 && (used & (used - 1)) == 0)) {
+        void **grown = realloc(*array, (used == 0 ? 4 : used * 2) * sizeof(void *));
+        if (!grown)
+            return -ENOMEM;
+        *array = grown;
+    }
+    (*array)[(*count)++] = item;
     return 0;
 }
 
@@ -90,27 +111,37 @@ int model_add_file(struct model *model, const char *path, const char **stored)
 
 /* Frontends, bridges and backends all start with their name, and a pointer to
  * a struct may be converted to a pointer to its first member. */
-static void *find_by_name(void *const *items, size_t count, const char *name)
+static int compare_names(const void *a, const void *b)
 {
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(*(char *const *)items[i], name) == 0)
-            return items[i];
-    return NULL;
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void *find_by_name(void *const *index, const char *name)
+{
+    const char *key = name;
+    void *const *found = tfind(&key, index, compare_names);
+    return found ? *found : NULL;
+}
+
+/* Indexes a new object by name; names are unique (the loader checks). */
+static int index_add(void **index, void *object)
+{
+    return tsearch(object, index, compare_names) ? 0 : -ENOMEM;
 }
 
 struct frontend *model_find_frontend(const struct model *model, const char *name)
 {
-    return find_by_name((void *const *)model->frontends, model->frontend_count, name);
+    return find_by_name(&model->frontend_index, name);
 }
 
 struct bridge *model_find_bridge(const struct model *model, const char *name)
 {
-    return find_by_name((void *const *)model->bridges, model->bridge_count, name);
+    return find_by_name(&model->bridge_index, name);
 }
 
 struct backend *model_find_backend(const struct model *model, const char *name)
 {
-    return find_by_name((void *const *)model->backends, model->backend_count, name);
+    return find_by_name(&model->backend_index, name);
 }
 
 int model_add_frontend(struct model *model, const char *name, struct frontend **out)
@@ -118,8 +149,12 @@ int model_add_frontend(struct model *model, const char *name, struct frontend **
     struct frontend *frontend = calloc(1, sizeof(*frontend));
     if (!frontend || !(frontend->name = strdup(name)))
         goto fail;
-    if (array_append(&model->frontends, &model->frontend_count, frontend) < 0)
+    if (index_add(&model->frontend_index, frontend) < 0)
         goto fail;
+    if (array_append(&model->frontends, &model->frontend_count, frontend) < 0) {
+        tdelete(frontend, &model->frontend_index, compare_names);
+        goto fail;
+    }
     *out = frontend;
     return 0;
 fail:
@@ -138,8 +173,12 @@ int model_add_bridge(struct model *model, const char *name, struct bridge **out)
     bridge->id = bridge->name + (slash - name) + 1;
     bridge->signal_methods = SIGNAL_XENSTORE;
     bridge->index = model->bridge_count;
-    if (array_append(&model->bridges, &model->bridge_count, bridge) < 0)
+    if (index_add(&model->bridge_index, bridge) < 0)
         goto fail;
+    if (array_append(&model->bridges, &model->bridge_count, bridge) < 0) {
+        tdelete(bridge, &model->bridge_index, compare_names);
+        goto fail;
+    }
     *out = bridge;
     return 0;
 fail:
@@ -152,8 +191,12 @@ int model_add_backend(struct model *model, const char *name, struct backend **ou
     struct backend *backend = calloc(1, sizeof(*backend));
     if (!backend || !(backend->name = strdup(name)))
         goto fail;
-    if (array_append(&model->backends, &model->backend_count, backend) < 0)
+    if (index_add(&model->backend_index, backend) < 0)
         goto fail;
+    if (array_append(&model->backends, &model->backend_count, backend) < 0) {
+        tdelete(backend, &model->backend_index, compare_names);
+        goto fail;
+    }
     *out = backend;
     return 0;
 fail:
@@ -212,6 +255,10 @@ static void bridge_transition(struct model *model, struct bridge *bridge,
         return;
     bridge->state = new_state;
     bridge->state_since_usec = now_usec();
+    if (new_state == BRIDGE_READY) {
+        bridge->degraded = false;
+        bridge->been_ready = true;
+    }
     if (new_state == BRIDGE_READY)
         log_bridge(LOG_NOTICE, bridge, cause,
                    "bridge %s (frontend %s, domid %u) ready: last backend %s is up",
@@ -236,9 +283,24 @@ static int set_detail(struct backend *backend, const char *detail)
     return 0;
 }
 
-void model_set_backend_ready(struct model *model, struct backend *backend, bool ready,
-                             const char *detail)
+bool backend_has_liveness(const struct backend *backend)
 {
+    return backend->pidfile || backend->liveness_unit;
+}
+
+static void replace_detail(char **slot, const char *detail)
+{
+    free(*slot);
+    *slot = detail ? strdup(detail) : NULL;
+}
+
+/* Combines the probe's and the liveness source's observations; the rest of
+ * the state machine sees one readiness per backend. */
+static void backend_update(struct model *model, struct backend *backend)
+{
+    bool dead = backend_has_liveness(backend) && !backend->alive;
+    bool ready = backend->probe_ready && !dead;
+    const char *detail = dead ? backend->liveness_detail : backend->probe_detail;
     set_detail(backend, ready ? NULL : detail);
     if (backend->ready == ready)
         return;
@@ -258,6 +320,27 @@ void model_set_backend_ready(struct model *model, struct backend *backend, bool 
     }
     if (model->observer.on_backend)
         model->observer.on_backend(backend, model->observer.userdata);
+}
+
+void model_set_backend_ready(struct model *model, struct backend *backend, bool ready,
+                             const char *detail)
+{
+    backend->probe_ready = ready;
+    replace_detail(&backend->probe_detail, ready ? NULL : detail);
+    backend_update(model, backend);
+}
+
+void model_set_backend_alive(struct model *model, struct backend *backend, bool alive,
+                             const char *detail)
+{
+    backend->alive = alive;
+    replace_detail(&backend->liveness_detail, alive ? NULL : detail);
+    backend_update(model, backend);
+}
+
+void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool degraded)
+{
+    bridge->degraded = degraded && bridge->state != BRIDGE_READY;
 }
 
 size_t model_ready_bridge_count(const struct model *model)

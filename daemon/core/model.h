@@ -23,11 +23,24 @@ enum bridge_state {
 
 enum probe_kind {
     PROBE_XENSTORE,      /* a xenstore node holding an expected value */
+    PROBE_SOCKET,        /* a UNIX socket file listening or attached (vhost-user) */
+    PROBE_UNIT,          /* a systemd unit whose ActiveState is active */
+    PROBE_ANNOUNCE,      /* announced with xenreadyctl ready/gone by its owner */
+};
+
+/* Who may announce a probe = announce backend. */
+enum backend_owner {
+    OWNER_NONE,
+    OWNER_UID,           /* the peer's uid (SO_PEERCRED) */
+    OWNER_UNIT,          /* the systemd unit the peer process runs in */
 };
 
 /* How a bridge tells its frontend; a bridge may use several. */
 enum signal_method {
     SIGNAL_XENSTORE = 1u << 0,
+    SIGNAL_EVTCHN = 1u << 1,         /* implies SIGNAL_XENSTORE (the port is published there) */
+    SIGNAL_STATIC_EVTCHN = 1u << 2,
+    SIGNAL_SYSRQ = 1u << 3,
 };
 
 struct source_location {
@@ -40,6 +53,7 @@ struct frontend {
     char *name;
     unsigned int domid;
     struct source_location where;
+    bool absent;             /* its xenstore home was gone at the last domain event */
 };
 
 struct backend {
@@ -54,6 +68,20 @@ struct backend {
     /* Last observation reported by the probe. */
     bool ready;
     char *detail;            /* why it is not ready, for status; may be NULL */
+    /* probe = socket, unit, announce (see daemon/probes/). */
+    char *socket_path;
+    char *unit;
+    enum backend_owner owner;
+    unsigned int owner_uid;
+    char *owner_unit;
+    /* Liveness, combinable with any probe: at most one of the two is set. */
+    char *pidfile;
+    char *liveness_unit;
+    /* ready above is probe_ready && (no liveness || alive). */
+    bool probe_ready;
+    bool alive;
+    char *probe_detail;
+    char *liveness_detail;
 };
 
 struct bridge {
@@ -63,12 +91,17 @@ struct bridge {
     struct frontend *frontend;
     char *device_tree_path;
     unsigned int signal_methods;
+    unsigned int static_evtchn_port;   /* signal = static-evtchn: DomD's local port */
+    char sysrq_key;                    /* signal = sysrq: the character written */
     struct source_location where;
     struct backend **backends;
     size_t backend_count;
     size_t ready_count;
     enum bridge_state state;
     uint64_t state_since_usec;   /* CLOCK_REALTIME of the last transition */
+    unsigned int timeout_seconds;  /* start-up timeout, 0: none */
+    bool degraded;           /* timed out at start-up; daemon-side only */
+    bool been_ready;         /* has been READY since the model was built */
 };
 
 /* Told about every bridge transition, once, after it is logged. */
@@ -94,6 +127,11 @@ struct model {
     size_t backend_count;
     char **files;            /* configuration files read, for source locations */
     size_t file_count;
+    /* Name indexes (tsearch(3) trees) for the finds: configurations with
+     * thousands of bridges are loaded in O(n log n). */
+    void *frontend_index;
+    void *bridge_index;
+    void *backend_index;
     struct model_observer observer;
 };
 
@@ -122,6 +160,22 @@ void model_set_observer(struct model *model, const struct model_observer *observ
  */
 void model_set_backend_ready(struct model *model, struct backend *backend, bool ready,
                              const char *detail);
+
+/* Whether a backend has a liveness source (pidfile or liveness-unit). */
+bool backend_has_liveness(const struct backend *backend);
+
+/*
+ * The liveness source's latest observation: a backend with liveness is ready
+ * only while its probe and its liveness both hold (a device-model key or a
+ * socket file left behind by a dead process does not count). detail (may be
+ * NULL) says why it is not alive.
+ */
+void model_set_backend_alive(struct model *model, struct backend *backend, bool alive,
+                             const char *detail);
+
+/* Marks a waiting bridge degraded (its start-up timeout passed) or clears it;
+ * a bridge that becomes ready is no longer degraded. Logging is the caller's. */
+void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool degraded);
 
 const char *bridge_state_name(enum bridge_state state);
 /* Counts bridges in state READY. */

@@ -6,9 +6,11 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct bridge;
+struct frontend;
 struct signaller;
 
 /* What a signaller last did for one bridge, for status output. */
@@ -32,6 +34,11 @@ struct signaller_ops {
     int (*report)(struct signaller *signaller, const struct bridge *bridge,
                   struct signal_report *out);
     void (*free)(struct signaller *signaller);
+    /* Optional (may be NULL): a frontend's domain went away (present false:
+     * its xenstore home is gone) or came back; channels and nodes of its
+     * bridges are dropped or made again. */
+    void (*frontend_changed)(struct signaller *signaller, struct frontend *frontend,
+                             bool present);
 };
 
 struct signaller {

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Publishes each bridge's state as protocol/xenready-guest.h describes. No
- * transaction: generation is written before state, so a frontend that sees a
- * new state sees a generation at least as new, and a crash between the two
- * writes only makes the next instance bump the generation once more.
+ * Publishes each bridge's state as protocol/xenready-guest.h describes:
+ * generation and state change together, in one transaction.
  */
 #include "xenstore-signaller.h"
 
@@ -89,22 +87,88 @@ static int node_write(struct xenstore_signaller *signaller, struct bridge_node *
     return r;
 }
 
-/* Writes generation then state; on failure the next publication retries. */
+/* Writes generation and state in one transaction, so that no frontend and no
+ * restarted daemon ever sees one without the other (a SIGKILL between two
+ * plain writes would leave a generation bump without its state). A conflict
+ * (EAGAIN) is retried; other failures are kept and retried on the next
+ * publication. */
 static int node_publish(struct xenstore_signaller *signaller, struct bridge_node *node)
 {
     enum bridge_state state = node->bridge->state;
     if (node->published == (int)state)
         return 0;
-    char generation[24];
+    struct xs_handle *handle = xenstore_handle(signaller->xenstore);
+    char generation[24], generation_path[512], state_path[512];
     snprintf(generation, sizeof(generation), "%llu", (unsigned long long)node->generation + 1);
-    int r = node_write(signaller, node, XENREADY_KEY_GENERATION, generation);
-    if (r == 0)
-        r = node_write(signaller, node, XENREADY_KEY_STATE, bridge_state_name(state));
-    if (r < 0)
-        return r;
+    snprintf(generation_path, sizeof(generation_path), "%s/%s", node->path,
+             XENREADY_KEY_GENERATION);
+    snprintf(state_path, sizeof(state_path), "%s/%s", node->path, XENREADY_KEY_STATE);
+    const char *state_name = bridge_state_name(state);
+
+    for (int attempt = 0;; attempt++) {
+        xs_transaction_t transaction = xs_transaction_start(handle);
+        if (transaction == XBT_NULL) {
+            node_fail(signaller, node, "cannot start a transaction for %s: %s", node->path,
+                      strerror(errno));
+            return -errno;
+        }
+        const char *failed = NULL;
+        if (!xs_write(handle, transaction, generation_path, generation,
+                      (unsigned int)strlen(generation)))
+            failed = generation_path;
+        else if (!xs_write(handle, transaction, state_path, state_name,
+                           (unsigned int)strlen(state_name)))
+            failed = state_path;
+        int error = errno;
+        if (failed) {
+            xs_transaction_end(handle, transaction, true);
+            node_fail(signaller, node, "cannot write %s: %s", failed, strerror(error));
+            return -error;
+        }
+        if (xs_transaction_end(handle, transaction, false))
+            break;
+        error = errno;
+        if (error != EAGAIN || attempt == 16) {
+            node_fail(signaller, node, "cannot commit %s: %s", node->path, strerror(error));
+            return -error;
+        }
+    }
     node->generation++;
     node->published = (int)state;
     node_succeed(node);
+    return 0;
+}
+
+/* The keys that describe the bridge (version, backend-id, device-tree-path).
+ * When adopting a node, only what is missing or different is written: an
+ * earlier instance may have been stopped half-way, or the configuration may
+ * have changed the path. */
+static int node_write_description(struct xenstore_signaller *signaller, struct bridge_node *node,
+                                  bool only_changes)
+{
+    char version[24], backend_id[24];
+    snprintf(version, sizeof(version), "%d", XENREADY_PROTOCOL_VERSION);
+    snprintf(backend_id, sizeof(backend_id), "%u", xenstore_domid(signaller->xenstore));
+    const char *const keys[][2] = {
+        {XENREADY_KEY_VERSION, version},
+        {XENREADY_KEY_BACKEND_ID, backend_id},
+        {XENREADY_KEY_DEVICE_TREE_PATH, node->bridge->device_tree_path},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (only_changes) {
+            char path[512], *value = NULL;
+            unsigned int length;
+            snprintf(path, sizeof(path), "%s/%s", node->path, keys[i][0]);
+            bool same = xenstore_read(signaller->xenstore, path, &value, &length) == 0
+                        && strcmp(value, keys[i][1]) == 0;
+            free(value);
+            if (same)
+                continue;
+        }
+        int r = node_write(signaller, node, keys[i][0], keys[i][1]);
+        if (r < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -136,15 +200,7 @@ static int node_create(struct xenstore_signaller *signaller, struct bridge_node 
         node_fail(signaller, node, "cannot set permissions of %s: %s", node->path, strerror(-r));
         return r;
     }
-    char number[24];
-    snprintf(number, sizeof(number), "%d", XENREADY_PROTOCOL_VERSION);
-    int r = node_write(signaller, node, XENREADY_KEY_VERSION, number);
-    snprintf(number, sizeof(number), "%u", self);
-    if (r == 0)
-        r = node_write(signaller, node, XENREADY_KEY_BACKEND_ID, number);
-    if (r == 0)
-        r = node_write(signaller, node, XENREADY_KEY_DEVICE_TREE_PATH,
-                       node->bridge->device_tree_path);
+    int r = node_write_description(signaller, node, false);
     if (r < 0)
         return r;
     node->published = PUBLISHED_NOTHING;
@@ -154,8 +210,11 @@ static int node_create(struct xenstore_signaller *signaller, struct bridge_node 
 
 /* Parses what an earlier instance published; anything odd counts as nothing
  * published, so the node is rewritten with a fresh generation. */
-static void node_adopt(struct xenstore_signaller *signaller, struct bridge_node *node)
+static int node_adopt(struct xenstore_signaller *signaller, struct bridge_node *node)
 {
+    int r = node_write_description(signaller, node, true);
+    if (r < 0)
+        return r;
     char path[512], *value = NULL;
     unsigned int length;
     node->published = PUBLISHED_NOTHING;
@@ -177,6 +236,7 @@ static void node_adopt(struct xenstore_signaller *signaller, struct bridge_node 
         free(value);
     }
     node->usable = true;
+    return 0;
 }
 
 /* Makes the node exist, be ours, and show the bridge's state. */
@@ -188,6 +248,12 @@ static int node_reconcile(struct xenstore_signaller *signaller, struct bridge_no
     int r = 0;
     if (!permissions && errno == ENOENT) {
         r = node_create(signaller, node);
+    } else if (!permissions && errno == EACCES) {
+        /* It exists (else ENOENT) yet we may not read it: not ours. */
+        r = -EPERM;
+        node_fail(signaller, node,
+                  "%s exists but I (domain %u) may not read it: made by another domain, "
+                  "not using it", node->path, xenstore_domid(signaller->xenstore));
     } else if (!permissions) {
         r = -errno;
         node_fail(signaller, node, "cannot read permissions of %s: %s", node->path,
@@ -200,7 +266,7 @@ static int node_reconcile(struct xenstore_signaller *signaller, struct bridge_no
                   node->path, count ? permissions[0].id : 0u,
                   xenstore_domid(signaller->xenstore));
     } else {
-        node_adopt(signaller, node);
+        r = node_adopt(signaller, node);
     }
     free(permissions);
     if (r < 0) {
@@ -281,6 +347,22 @@ static void xenstore_signaller_free(struct signaller *base)
     free(signaller);
 }
 
+/* The toolstack removes a domain's home with it and, for a domain that comes
+ * back, makes a fresh xenready directory: the nodes are created again. */
+static void xenstore_signaller_frontend_changed(struct signaller *base, struct frontend *frontend,
+                                                bool present)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    for (size_t i = 0; i < signaller->node_count; i++) {
+        struct bridge_node *node = &signaller->nodes[i];
+        if (!node->bridge || node->bridge->frontend != frontend)
+            continue;
+        node->usable = false;
+        if (present)
+            node_reconcile(signaller, node);
+    }
+}
+
 static const struct signaller_ops xenstore_signaller_ops = {
     .name = "xenstore",
     .add_bridge = xenstore_signaller_add_bridge,
@@ -288,6 +370,7 @@ static const struct signaller_ops xenstore_signaller_ops = {
     .publish = xenstore_signaller_publish,
     .report = xenstore_signaller_report,
     .free = xenstore_signaller_free,
+    .frontend_changed = xenstore_signaller_frontend_changed,
 };
 
 int xenstore_signaller_new(struct signaller **out, struct xenstore *xenstore)

@@ -56,6 +56,7 @@ static bool log_to_journal(void)
     return journal_state;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void log_emit(int priority, const struct bridge *bridge, const struct backend *backend,
                      const char *format, va_list args)
 {

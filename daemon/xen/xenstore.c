@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "xenstore.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xenstore.h>
 
 #include "util/log.h"
@@ -20,6 +25,14 @@ struct xenstore {
     struct xs_handle *handle;
     struct ev_loop *loop;
     ev_io io;
+    /* Hang-up of a socket connection: an epoll set holding only EPOLLRDHUP
+     * of our own duplicate of libxenstore's socket (libxenstore's reader
+     * thread closes its descriptor on EOF and tells nobody). */
+    int hangup_fd;
+    int socket_copy;
+    ev_io hangup;
+    xenstore_lost_fn on_lost;
+    void *lost_userdata;
     unsigned int domid;
     bool failed;
     struct watch *watches;     /* token "xenready:<index>" */
@@ -41,6 +54,23 @@ static void xenstore_dispatch(struct xenstore *xenstore, char **event)
     watch->fn(event[XS_WATCH_PATH], watch->userdata);
 }
 
+/* Tells the owner once; it closes this connection from outside the callback
+ * (it may not free what is calling it). */
+static void xenstore_fail(struct xenstore *xenstore, const char *why)
+{
+    if (xenstore->failed)
+        return;
+    xenstore->failed = true;
+    log_message(LOG_ERR, "lost the xenstore connection: %s", why);
+    ev_io_stop(xenstore->loop, &xenstore->io);
+    if (xenstore->hangup_fd >= 0)
+        ev_io_stop(xenstore->loop, &xenstore->hangup);
+    if (xenstore->on_lost)
+        xenstore->on_lost(xenstore->lost_userdata);
+    else
+        ev_break(xenstore->loop, EVBREAK_ALL);
+}
+
 static void xenstore_on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct xenstore *xenstore = io->data;
@@ -50,11 +80,57 @@ static void xenstore_on_readable(struct ev_loop *loop, ev_io *io, int revents)
         xenstore_dispatch(xenstore, event);
         free(event);
     }
-    if (errno != EAGAIN) {
-        log_message(LOG_ERR, "lost the xenstore connection: %s", strerror(errno));
-        xenstore->failed = true;
-        ev_io_stop(loop, io);
-        ev_break(loop, EVBREAK_ALL);
+    if (errno != EAGAIN)
+        xenstore_fail(xenstore, strerror(errno));
+}
+
+static void xenstore_on_hangup(struct ev_loop *loop, ev_io *io, int revents)
+{
+    xenstore_fail(io->data, "xenstored closed the connection");
+}
+
+/* The descriptors open now, as a bitmap of the first 1024. */
+static void open_descriptors(unsigned char map[128])
+{
+    memset(map, 0, 128);
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir(dir))) {
+        int fd = atoi(entry->d_name);
+        /* The directory's own descriptor is not one of ours. */
+        if (entry->d_name[0] != '.' && fd >= 0 && fd < 1024 && fd != dirfd(dir))
+            map[fd / 8] |= (unsigned char)(1u << (fd % 8));
+    }
+    closedir(dir);
+}
+
+/* Finds the socket xs_open() just made (a descriptor that was not open
+ * before) and watches it for hang-up only, so that an idle connection costs
+ * no wakeup. A /dev/xen/xenbus connection has no socket and needs none. */
+static void xenstore_watch_hangup(struct xenstore *xenstore, const unsigned char before[128])
+{
+    unsigned char after[128];
+    open_descriptors(after);
+    for (int fd = 0; fd < 1024; fd++) {
+        struct stat st;
+        if (!(after[fd / 8] & (1u << (fd % 8))) || (before[fd / 8] & (1u << (fd % 8)))
+            || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        xenstore->socket_copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        xenstore->hangup_fd = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event event = {.events = EPOLLRDHUP};
+        if (xenstore->socket_copy < 0 || xenstore->hangup_fd < 0
+            || epoll_ctl(xenstore->hangup_fd, EPOLL_CTL_ADD, xenstore->socket_copy, &event) < 0) {
+            log_message(LOG_WARNING, "cannot watch the xenstore socket for hang-up: %s",
+                        strerror(errno));
+            return;
+        }
+        ev_io_init(&xenstore->hangup, xenstore_on_hangup, xenstore->hangup_fd, EV_READ);
+        xenstore->hangup.data = xenstore;
+        log_message(LOG_DEBUG, "watching xenstore socket (fd %d) for hang-up", fd);
+        return;
     }
 }
 
@@ -65,12 +141,16 @@ int xenstore_open(struct xenstore **out, struct ev_loop *loop)
         return -ENOMEM;
     int r;
     xenstore->loop = loop;
+    xenstore->hangup_fd = xenstore->socket_copy = -1;
+    unsigned char before[128];
+    open_descriptors(before);
     xenstore->handle = xs_open(0);
     if (!xenstore->handle) {
         r = -errno;
         log_message(LOG_ERR, "cannot connect to xenstore: %s", strerror(errno));
         goto fail;
     }
+    xenstore_watch_hangup(xenstore, before);
     char *domid = NULL;
     unsigned int length;
     r = xenstore_read(xenstore, "domid", &domid, &length);
@@ -109,8 +189,15 @@ void xenstore_close(struct xenstore *xenstore)
 {
     if (!xenstore)
         return;
-    if (xenstore->loop)
+    if (xenstore->loop) {
         ev_io_stop(xenstore->loop, &xenstore->io);
+        if (xenstore->hangup_fd >= 0)
+            ev_io_stop(xenstore->loop, &xenstore->hangup);
+    }
+    if (xenstore->hangup_fd >= 0)
+        close(xenstore->hangup_fd);
+    if (xenstore->socket_copy >= 0)
+        close(xenstore->socket_copy);
     for (size_t i = 0; i < xenstore->watch_count; i++)
         free(xenstore->watches[i].path);
     free(xenstore->watches);
@@ -164,9 +251,17 @@ bool xenstore_failed(const struct xenstore *xenstore)
     return xenstore->failed;
 }
 
+void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_lost_fn fn, void *userdata)
+{
+    xenstore->on_lost = fn;
+    xenstore->lost_userdata = userdata;
+}
+
 void xenstore_start(struct xenstore *xenstore)
 {
     ev_io_start(xenstore->loop, &xenstore->io);
+    if (xenstore->hangup_fd >= 0)
+        ev_io_start(xenstore->loop, &xenstore->hangup);
     /* Events may already be queued, and the pipe byte read: look once now. */
     ev_feed_event(xenstore->loop, &xenstore->io, EV_READ);
 }

@@ -13,6 +13,7 @@ struct xs_handle;
 struct xenstore;
 
 typedef void (*xenstore_watch_fn)(const char *path, void *userdata);
+typedef void (*xenstore_lost_fn)(void *userdata);
 
 /* Connects the way libxenstore chooses (XENSTORED_PATH, the dom0 socket, or
  * /dev/xen/xenbus) and learns the daemon's own domid from "domid" in its home. */
@@ -28,8 +29,12 @@ int xenstore_watch(struct xenstore *xenstore, const char *path, xenstore_watch_f
  * everything those events could have announced (the initial event every watch
  * fires on registration among them). */
 void xenstore_discard_events(struct xenstore *xenstore);
-/* True once the connection was lost; the loop has then been stopped. */
+/* True once the connection was lost. */
 bool xenstore_failed(const struct xenstore *xenstore);
+/* Called once when the connection is lost (xenstored closed its socket, or
+ * reading events failed); without a callback the loop is stopped. The
+ * callback must not close the connection itself: it is called from it. */
+void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_lost_fn fn, void *userdata);
 /* Starts dispatching events from the loop. */
 void xenstore_start(struct xenstore *xenstore);
 

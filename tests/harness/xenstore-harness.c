@@ -91,7 +91,7 @@ static int cli_start(int argc, char **argv)
 		}
 	}
 	options.xenstored_args = (const char *const *)&argv[i];
-	if (!getenv("XENREADY_SHIM") && *XENREADY_SHIM_DEFAULT)
+	if (!getenv("XENREADY_SHIM"))
 		setenv("XENREADY_SHIM", XENREADY_SHIM_DEFAULT, 1);
 	rc = harness_start_detached(&options, dir, &made);
 	if (rc < 0)

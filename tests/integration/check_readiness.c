@@ -339,19 +339,5 @@ static Suite *readiness_suite(void)
 
 int main(void)
 {
-    /* Skip (77) only when the real xenstored cannot be run here at all. */
-    struct harness *probe = NULL;
-    int r = harness_start(&probe, NULL);
-    if (r == -ENOENT) {
-        printf("SKIP: the real xenstored or the harness shim is missing\n");
-        /* In CI everything is installed: a skip there hides a broken setup. */
-        const char *ci = getenv("CI");
-        return ci && strcmp(ci, "true") == 0 ? EXIT_FAILURE : 77;
-    }
-    harness_stop(probe);
-    SRunner *suite_runner = srunner_create(readiness_suite());
-    srunner_run_all(suite_runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(suite_runner);
-    srunner_free(suite_runner);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return integration_main(readiness_suite(), NULL);
 }

@@ -51,6 +51,12 @@ int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, un
 
 int daemon_runner_start(struct daemon_runner *runner, const char *const *extra_args)
 {
+    int r = daemon_runner_spawn(runner, extra_args);
+    return r < 0 ? r : daemon_runner_wait_status(runner, NULL, 10000);
+}
+
+int daemon_runner_spawn(struct daemon_runner *runner, const char *const *extra_args)
+{
     char *socket_path = harness_socket_path(runner->harness, runner->domid);
     if (!socket_path)
         return -ENOMEM;
@@ -71,12 +77,54 @@ int daemon_runner_start(struct daemon_runner *runner, const char *const *extra_a
         setenv("XENSTORED_PATH", socket_path, 1);
         setenv("NOTIFY_SOCKET", runner->notify_path, 1);
         unsetenv("JOURNAL_STREAM");
+        if (runner->child_setup)
+            runner->child_setup(runner->child_data);
+        /* Sanitizer findings get an exit status of their own (see finish). */
+        setenv("ASAN_OPTIONS", "exitcode=98", 0);
+        setenv("LSAN_OPTIONS", "exitcode=98", 0);
+        setenv("UBSAN_OPTIONS", "halt_on_error=1:exitcode=98:print_stacktrace=1", 0);
+        if (getenv("XENREADY_VALGRIND")) {
+            /* Memcheck runs of the suite: the daemon's errors and definite
+             * leaks make it exit 99, which finish turns into a failure. */
+            const char *valgrind[40] = {"valgrind", "--quiet", "--error-exitcode=99",
+                                        "--leak-check=full", "--errors-for-leak-kinds=definite",
+                                        "--show-leak-kinds=definite"};
+            size_t count = 6;
+            for (size_t i = 0; argv[i] && count < 39; i++)
+                valgrind[count++] = argv[i];
+            valgrind[count] = NULL;
+            execvp(valgrind[0], (char *const *)valgrind);
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     free(socket_path);
     runner->pid = pid;
-    return daemon_runner_wait_status(runner, NULL, 10000);
+    return 0;
+}
+
+int daemon_runner_next_message(struct daemon_runner *runner, char *message, size_t size,
+                               int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd pollfd = {.fd = runner->notify_fd, .events = POLLIN};
+        int n = poll(&pollfd, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -ETIMEDOUT;
+        ssize_t length = recv(runner->notify_fd, message, size - 1, 0);
+        if (length < 0)
+            return -errno;
+        message[length] = '\0';
+        for (const char *line = message; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+            if (strncmp(line, "STATUS=", 7) == 0)
+                snprintf(runner->last_status, sizeof(runner->last_status), "%.*s",
+                         (int)strcspn(line + 7, "\n"), line + 7);
+        return 0;
+    }
 }
 
 /* Reads notify messages until READY=1 (expected == NULL) or STATUS=expected. */
@@ -127,10 +175,22 @@ int daemon_runner_stop(struct daemon_runner *runner, int sig)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void daemon_runner_drain(struct daemon_runner *runner)
+{
+    char message[4096];
+    while (daemon_runner_next_message(runner, message, sizeof(message), 0) == 0)
+        ;
+}
+
 void daemon_runner_finish(struct daemon_runner *runner)
 {
-    if (runner->pid > 0)
-        daemon_runner_stop(runner, SIGKILL);
+    /* A clean stop, so that sanitizer and memcheck runs get the daemon's
+     * verdict: 98 sanitizers, 99 valgrind. */
+    int status = runner->pid > 0 ? daemon_runner_stop(runner, SIGTERM) : 0;
+    if (status == 98 || status == 99) {
+        fprintf(stderr, "xenreadyd reported memory errors (exit status %d)\n", status);
+        abort();
+    }
     if (runner->notify_fd >= 0)
         close(runner->notify_fd);
     free(runner->config_path);
@@ -214,4 +274,24 @@ int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *
     while ((event = xs_check_watch(handle)))
         free(event);
     return r;
+}
+
+int integration_main(Suite *suite, const char *skip_reason)
+{
+    struct harness *probe = NULL;
+    if (harness_start(&probe, NULL) == -ENOENT)
+        skip_reason = "the real xenstored or the harness shim is missing";
+    harness_stop(probe);
+    SRunner *suite_runner = srunner_create(suite);
+    int status;
+    if (skip_reason) {
+        printf("SKIP: %s\n", skip_reason);
+        const char *ci = getenv("CI");
+        status = ci && strcmp(ci, "true") == 0 ? EXIT_FAILURE : 77;
+    } else {
+        srunner_run_all(suite_runner, CK_NORMAL);
+        status = srunner_ntests_failed(suite_runner) ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+    srunner_free(suite_runner);
+    return status;
 }

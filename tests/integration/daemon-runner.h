@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <check.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -22,6 +23,9 @@ struct daemon_runner {
     int notify_fd;
     pid_t pid;
     char last_status[1024];      /* the latest STATUS= seen */
+    /* Optional: called in the child right before it executes xenreadyd. */
+    void (*child_setup)(void *data);
+    void *child_data;
 };
 
 /* Writes config text to a file in the harness directory; the runner keeps
@@ -30,8 +34,19 @@ int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, un
                        const char *config);
 /* Starts xenreadyd and waits (bounded) for READY=1. extra_args may be NULL. */
 int daemon_runner_start(struct daemon_runner *runner, const char *const *extra_args);
+/* Starts xenreadyd without waiting for anything. */
+int daemon_runner_spawn(struct daemon_runner *runner, const char *const *extra_args);
+/* Receives the next sd_notify datagram (all its lines, NUL-terminated) into
+ * message; -ETIMEDOUT after timeout_ms. Keeps last_status up to date. */
+int daemon_runner_next_message(struct daemon_runner *runner, char *message, size_t size,
+                               int timeout_ms);
 /* Waits for a STATUS= equal to expected; -ETIMEDOUT after timeout_ms. */
 int daemon_runner_wait_status(struct daemon_runner *runner, const char *expected, int timeout_ms);
+/* Takes every queued notify message without waiting. sd_notify() blocks
+ * once a few datagrams are queued (net.unix.max_dgram_qlen), so a test that
+ * makes many changes without waiting for STATUS= drains as it goes, as
+ * systemd would. */
+void daemon_runner_drain(struct daemon_runner *runner);
 /* SIGTERM (or sig) and reap; returns the exit status or a negative errno. */
 int daemon_runner_stop(struct daemon_runner *runner, int sig);
 void daemon_runner_finish(struct daemon_runner *runner);
@@ -49,3 +64,12 @@ int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *
                   const char *expected, int timeout_ms);
 /* Writes value as the domain behind handle. */
 int xs_write_string(struct xs_handle *handle, const char *path, const char *value);
+
+/*
+ * main() of an integration test: runs suite (taken over) and returns the exit
+ * status for CTest. Exits 77 (skipped, reason printed) when the real
+ * xenstored cannot run here, or when skip_reason (may be NULL) says another
+ * requirement is missing; with CI=true a skip is a failure, since CI has
+ * everything installed.
+ */
+int integration_main(Suite *suite, const char *skip_reason);

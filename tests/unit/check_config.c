@@ -410,6 +410,30 @@ START_TEST(test_unused_backend_warns)
 }
 END_TEST
 
+/* Paths the hardened unit hides from the daemon (ProtectHome=, PrivateTmp=)
+ * are accepted with a warning at their line; /run is fine. */
+START_TEST(test_hidden_paths_warn)
+{
+    load_string("[frontend domu1]\n"          /* 1 */
+                "domid = 5\n"
+                "[backend vhost]\n"
+                "probe = socket\n"
+                "path = /tmp/vhost-i2c.sock\n"   /* 5 */
+                "pidfile = /home/user/vhost.pid\n"
+                "[backend fine]\n"
+                "probe = socket\n"
+                "path = /run/vhost/gpio.sock\n"
+                "[bridge domu1/pcie0]\n"
+                "device-tree-path = /pcie@0\n"
+                "backends = vhost fine\n");
+    assert_loaded();
+    ck_assert_uint_eq(report.line_count, 2);
+    assert_reported(MAIN, 5, "warning", "socket /tmp/vhost-i2c.sock of backend vhost is under /tmp/");
+    assert_reported(MAIN, 6, "warning", "pidfile /home/user/vhost.pid of backend vhost is under /home/");
+    assert_not_reported("/run/vhost");
+}
+END_TEST
+
 /* ---- drop-ins ---- */
 
 /* The main file, then the drop-in directory's .conf files in lexical (not
@@ -825,6 +849,59 @@ START_TEST(test_nul_byte_rejected)
 }
 END_TEST
 
+/* ---- signal methods (evtchn, static-evtchn, sysrq) ---- */
+
+START_TEST(test_signal_methods_combined)
+{
+    load_string(VALID
+                "signal = evtchn static-evtchn sysrq\n"   /* 10 */
+                "static-evtchn-port = 7\n"
+                "sysrq-key = x\n");
+    assert_loaded();
+    const struct bridge *bridge = model_find_bridge(model, "domu1/pcie0");
+    /* evtchn implies the xenstore node: the port is published there. */
+    ck_assert_uint_eq(bridge->signal_methods,
+                      SIGNAL_XENSTORE | SIGNAL_EVTCHN | SIGNAL_STATIC_EVTCHN | SIGNAL_SYSRQ);
+    ck_assert_uint_eq(bridge->static_evtchn_port, 7);
+    ck_assert_int_eq(bridge->sysrq_key, 'x');
+}
+END_TEST
+
+START_TEST(test_static_evtchn_alone)
+{
+    load_string(VALID "signal = static-evtchn\nstatic-evtchn-port = 131071\n");
+    assert_loaded();
+    ck_assert_uint_eq(model_find_bridge(model, "domu1/pcie0")->signal_methods,
+                      SIGNAL_STATIC_EVTCHN);
+}
+END_TEST
+
+static const struct error_case signal_cases[] = {
+    {VALID "signal = static-evtchn\n", 10, "signal = static-evtchn needs static-evtchn-port", 1},
+    {VALID "signal = sysrq\n", 10, "signal = sysrq needs sysrq-key", 1},
+    {VALID "signal = static-evtchn\nstatic-evtchn-port = 0\n", 11, "bad static-evtchn-port \"0\"", 1},
+    {VALID "signal = static-evtchn\nstatic-evtchn-port = 131072\n", 11, "bad static-evtchn-port", 1},
+    {VALID "signal = static-evtchn\nstatic-evtchn-port = 7x\n", 11, "bad static-evtchn-port", 1},
+    {VALID "signal = sysrq\nsysrq-key = ab\n", 11, "bad sysrq-key \"ab\"", 1},
+    {VALID "signal = sysrq\nsysrq-key =  \n", 11, "bad sysrq-key", 0},
+    {VALID "static-evtchn-port = 7\n", 10, "static-evtchn-port is only for signal = static-evtchn", 1},
+    {VALID "signal = evtchn\nsysrq-key = x\n", 11, "sysrq-key is only for signal = sysrq", 1},
+    {VALID "signal = xenstore pigeon\n", 10,
+     "unknown signal method \"pigeon\" for bridge domu1/pcie0 (known: xenstore, evtchn, "
+     "static-evtchn, sysrq)", 1},
+    {VALID "signal = static-evtchn\nstatic-evtchn-port = 7\nstatic-evtchn-port = 8\n", 12,
+     "static-evtchn-port is set twice", 1},
+    {VALID "signal = static-evtchn\n"                     /* 10 */
+           "static-evtchn-port = 7\n"                     /* 11 */
+           "[bridge domu1/pcie1]\n"                       /* 12 */
+           "device-tree-path = /pcie@20000000\n"          /* 13 */
+           "backends = disk\n"                            /* 14 */
+           "signal = static-evtchn\n"                     /* 15 */
+           "static-evtchn-port = 7\n",                    /* 16 */
+     16, "static-evtchn-port 7 is already used by bridge domu1/pcie0 at ", 1},
+};
+ERROR_CASE_TEST(test_signal_errors, signal_cases)
+
 /* ---- runner ---- */
 
 static void add_case(Suite *suite, const char *name, const TTest *test, size_t loops)
@@ -848,6 +925,7 @@ static Suite *config_suite(void)
     add_case(s, "domid_limits", test_domid_limits, 0);
     add_case(s, "names_inside_kind_word", test_names_inside_kind_word, 0);
     add_case(s, "unused_backend_warns", test_unused_backend_warns, 0);
+    add_case(s, "hidden_paths_warn", test_hidden_paths_warn, 0);
 
     add_case(s, "dropins_in_lexical_order", test_dropins_in_lexical_order, 0);
     add_case(s, "dropins_without_main", test_dropins_without_main, 0);
@@ -884,6 +962,10 @@ static Suite *config_suite(void)
     add_case(s, "long_line_message", test_long_line_message, 0);
     add_case(s, "line_limit_boundary", test_line_limit_boundary, 0);
     add_case(s, "nul_byte_rejected", test_nul_byte_rejected, 0);
+
+    add_case(s, "signal_methods_combined", test_signal_methods_combined, 0);
+    add_case(s, "static_evtchn_alone", test_static_evtchn_alone, 0);
+    ADD_TABLE_CASE(s, "signal_errors", test_signal_errors, signal_cases);
     return s;
 }
 

@@ -1,0 +1,1133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xenready-bench: the measurements behind BENCHMARKS.md, against the real
+ * xenstored of the test harness. xenreadyd runs as the unprivileged driver
+ * domain DomD (1), backends are written as DomD, and the frontend (5) is an
+ * unprivileged domain reading through its own ring (scale and idle use dom0
+ * observers and frontends that are never introduced). bench/run drives it.
+ *
+ *   xenready-bench signal [-n N] [--poll N] [--exec N]   latency, alternatives
+ *   xenready-bench scale --bridges N [--backends K] [-- XENSTORED-ARGS]
+ *   xenready-bench idle --bridges N --seconds S [--strace] [-- XENSTORED-ARGS]
+ *   xenready-bench heap --bridges N [--backends K] --out FILE
+ *   xenready-bench exec-helper BACKEND-PATH VALUE STATE-PATH   (internal)
+ *
+ * Each prints a Markdown section. It checks that the numbers are sane (every
+ * signal seen, percentiles ordered, a signal slower than one hop) and exits 1
+ * otherwise; it never judges performance.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "daemon-runner.h"
+#include "harness.h"
+#include "xs-count.h"
+
+extern char **environ;
+
+enum { DOMD = 1, FRONTEND = 5 };
+
+#define SIGNAL_NODE "/local/domain/5/xenready/pcie0"
+#define ALT_NODE "/local/domain/5/xenready/alt"
+#define ALT_BACKEND "/local/domain/1/backend/valt/5/0/state"
+#define HOP_DOMD "/local/domain/1/bench/hop"
+#define HOP_DOM0 "/bench0/hop"
+
+static bool failed;
+static int ready_timeout_ms = 600000;   /* start → READY=1 at scale, --timeout */
+static char notes[1024];         /* printed below the table of alternatives */
+static const char *daemon_log;   /* shown when the benchmark gives up */
+
+__attribute__((format(printf, 1, 2)))
+static void insane(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("xenready-bench: CHECK FAILED: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    failed = true;
+}
+
+__attribute__((noreturn, format(printf, 1, 2)))
+static void die(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("xenready-bench: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    if (daemon_log) {
+        char command[512];
+        snprintf(command, sizeof(command), "tail -n 30 '%s' >&2", daemon_log);
+        if (system(command) != 0)
+            fputs("(no daemon log)\n", stderr);
+    }
+    if (getenv("XENREADY_BENCH_HOLD"))   /* to look at what is left, e.g. with gdb */
+        pause();
+    exit(2);
+}
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* ---- samples ---------------------------------------------------------- */
+
+struct samples {
+    double *v;
+    size_t n, cap;
+    bool sorted;
+};
+
+static void samples_add(struct samples *s, double value)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->v = realloc(s->v, s->cap * sizeof(*s->v));
+        if (!s->v)
+            die("out of memory");
+    }
+    s->v[s->n++] = value;
+    s->sorted = false;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile. */
+static double samples_pct(struct samples *s, double pct)
+{
+    if (!s->n)
+        return 0;
+    if (!s->sorted)
+        qsort(s->v, s->n, sizeof(*s->v), compare_double);
+    s->sorted = true;
+    size_t rank = (size_t)(pct / 100.0 * (double)s->n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > s->n)
+        rank = s->n;
+    return s->v[rank - 1];
+}
+
+static double samples_mean(const struct samples *s)
+{
+    double sum = 0;
+    for (size_t i = 0; i < s->n; i++)
+        sum += s->v[i];
+    return s->n ? sum / (double)s->n : 0;
+}
+
+static void samples_free(struct samples *s)
+{
+    free(s->v);
+    *s = (struct samples){0};
+}
+
+/* ---- /proc ------------------------------------------------------------ */
+
+/* utime+stime (+ children's, if asked) of pid in microseconds. */
+static double proc_cpu_us(pid_t pid, bool children)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *p = strrchr(text, ')');
+    if (!p)
+        return -1;
+    unsigned long long field[20] = {0};
+    /* After ")": state (3), then fields 4.. */
+    p += 2;
+    p = strchr(p, ' ');
+    for (int i = 4; i <= 17 && p; i++) {
+        field[i] = strtoull(p + 1, &p, 10);
+    }
+    double ticks = (double)(field[14] + field[15]);
+    if (children)
+        ticks += (double)(field[16] + field[17]);
+    return ticks * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A "Key:   123 kB" value from /proc/<pid>/status, in kB; -1 if absent. */
+static long proc_status_kb(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long value = -1;
+    size_t length = strlen(key);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, key, length) == 0 && line[length] == ':')
+            value = strtol(line + length + 1, NULL, 10);
+    fclose(f);
+    return value;
+}
+
+/* Context switches of every thread of pid (each one is a wakeup or a
+ * preemption), and how many threads there are. */
+static long long proc_context_switches(pid_t pid, int *threads)
+{
+    char path[96];
+    long long total = 0;
+    *threads = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    FILE *ls = NULL;
+    char command[160];
+    snprintf(command, sizeof(command), "ls %s", path);
+    ls = popen(command, "r");
+    if (!ls)
+        return -1;
+    char tid[32];
+    while (fscanf(ls, "%31s", tid) == 1) {
+        char line[256];
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        (*threads)++;
+        while (fgets(line, sizeof(line), f))
+            if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0
+                || strncmp(line, "nonvoluntary_ctxt_switches:", 27) == 0)
+                total += strtoll(strchr(line, ':') + 1, NULL, 10);
+        fclose(f);
+    }
+    pclose(ls);
+    return total;
+}
+
+/* ---- xenstore helpers ------------------------------------------------- */
+
+static void xs_must_write(struct xs_handle *h, const char *path, const char *value)
+{
+    if (xs_write_string(h, path, value) < 0)
+        die("cannot write %s: %s", path, strerror(errno));
+}
+
+/* A watch's first event and anything queued before: a round trip after
+ * xs_watch() has them in libxenstore's queue, then they are dropped. */
+static void xs_settle(struct xs_handle *h)
+{
+    unsigned int length;
+    free(xs_read(h, XBT_NULL, "/", &length));
+    char **event;
+    while ((event = xs_check_watch(h)))
+        free(event);
+}
+
+static void xs_must_watch(struct xs_handle *h, const char *path, const char *token)
+{
+    if (!xs_watch(h, path, token))
+        die("cannot watch %s: %s", path, strerror(errno));
+    xs_settle(h);
+}
+
+/* Waits for a watch event on exactly path; returns the time it was taken
+ * (µs), or -1 after timeout_ms. */
+static double wait_event(struct xs_handle *h, const char *path, int timeout_ms)
+{
+    double deadline = now_us() + timeout_ms * 1000.0;
+    for (;;) {
+        char **event;
+        while ((event = xs_check_watch(h))) {
+            bool match = strcmp(event[XS_WATCH_PATH], path) == 0;
+            free(event);
+            if (match)
+                return now_us();
+        }
+        double left = deadline - now_us();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {.fd = xs_fileno(h), .events = POLLIN};
+        poll(&pfd, 1, (int)(left / 1000) + 1);
+    }
+}
+
+/* Waits until path reads expected, re-reading after each event on it;
+ * *event_at: when the event that preceded the matching read was taken. */
+static int wait_value(struct xs_handle *h, const char *path, const char *expected,
+                      int timeout_ms, double *event_at)
+{
+    double deadline = now_us() + timeout_ms * 1000.0;
+    for (;;) {
+        double at = wait_event(h, path, (int)((deadline - now_us()) / 1000));
+        if (at < 0)
+            return -ETIMEDOUT;
+        char *value = xs_read_string(h, path);
+        bool equal = value && strcmp(value, expected) == 0;
+        free(value);
+        if (equal) {
+            if (event_at)
+                *event_at = at;
+            return 0;
+        }
+    }
+}
+
+/* ---- the daemon ------------------------------------------------------- */
+
+struct bench_daemon {
+    struct daemon_runner runner;
+    struct xs_counters *counters;
+    char *log_path;
+};
+
+static struct xs_counters *counters_create(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, sizeof(struct xs_counters)) < 0)
+        die("cannot create %s: %s", path, strerror(errno));
+    void *map = mmap(NULL, sizeof(struct xs_counters), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                     0);
+    close(fd);
+    if (map == MAP_FAILED)
+        die("cannot map %s: %s", path, strerror(errno));
+    return map;
+}
+
+/* Round trips: every counted call but the events. */
+static uint64_t round_trips(const uint64_t count[XS_COUNT_MAX])
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < XS_COUNT_MAX; i++)
+        if (i != XS_COUNT_EVENT)
+            sum += count[i];
+    return sum;
+}
+
+static void counters_snapshot(const struct xs_counters *c, uint64_t out[XS_COUNT_MAX])
+{
+    for (int i = 0; i < XS_COUNT_MAX; i++)
+        out[i] = c ? c->count[i] : 0;
+}
+
+/* Starts xenreadyd as DomD with config, under wrapper (e.g. valgrind) when
+ * given, counting its xenstore calls when count is true. Returns the time
+ * from fork to READY=1 in µs. */
+static double daemon_spawn(struct bench_daemon *d, struct harness *h, const char *config,
+                           const char *const *wrapper, bool count, int timeout_ms)
+{
+    *d = (struct bench_daemon){0};
+    if (daemon_runner_init(&d->runner, h, DOMD, config) < 0)
+        die("cannot prepare the daemon: %s", strerror(errno));
+    const char *dir = harness_directory(h);
+    char *counters_path = NULL, *socket_path = harness_socket_path(h, DOMD);
+    char *dropins = NULL;
+    if (asprintf(&d->log_path, "%s/xenreadyd.log", dir) < 0
+        || asprintf(&counters_path, "%s/counters", dir) < 0
+        || asprintf(&dropins, "%s/none", dir) < 0 || !socket_path)
+        die("out of memory");
+    if (count)
+        d->counters = counters_create(counters_path);
+
+    const char *argv[32];
+    size_t argc = 0;
+    for (size_t i = 0; wrapper && wrapper[i]; i++)
+        argv[argc++] = wrapper[i];
+    /* For a closer look, e.g. XENREADY_BENCH_WRAPPER="perf record -g -o FILE". */
+    char *extra = getenv("XENREADY_BENCH_WRAPPER") ? strdup(getenv("XENREADY_BENCH_WRAPPER"))
+                                                   : NULL;
+    for (char *save = NULL, *word = extra ? strtok_r(extra, " ", &save) : NULL;
+         word && argc < 20; word = strtok_r(NULL, " ", &save))
+        argv[argc++] = word;
+    /* Another build of the daemon, e.g. to compare before and after a change. */
+    const char *program = getenv("XENREADY_BENCH_DAEMON");
+    argv[argc++] = program ? program : XENREADYD_PATH;
+    argv[argc++] = "--config";
+    argv[argc++] = d->runner.config_path;
+    argv[argc++] = "--config-dir";
+    argv[argc++] = dropins;            /* does not exist: no drop-ins */
+    argv[argc++] = "--control-socket";
+    argv[argc++] = d->runner.control_path;
+    argv[argc] = NULL;
+
+    double start = now_us();
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setenv("XENSTORED_PATH", socket_path, 1);
+        setenv("NOTIFY_SOCKET", d->runner.notify_path, 1);
+        unsetenv("JOURNAL_STREAM");
+        unsetenv("WATCHDOG_USEC");
+        if (count) {
+            setenv("LD_PRELOAD", XS_COUNT_PATH, 1);
+            setenv("XENREADY_BENCH_COUNTERS", counters_path, 1);
+        }
+        int log = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (log >= 0)
+            dup2(log, STDERR_FILENO);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    d->runner.pid = pid;
+    daemon_log = d->log_path;
+    free(socket_path);
+    free(counters_path);
+    free(dropins);
+    free(extra);
+    if (daemon_runner_wait_status(&d->runner, NULL, timeout_ms) < 0)
+        die("xenreadyd did not report READY=1 within %d ms (log: %s)", timeout_ms, d->log_path);
+    return now_us() - start;
+}
+
+/* Reads the daemon's queued sd_notify messages, as systemd would: a
+ * datagram queue holds only net.unix.max_dgram_qlen (10) messages, and the
+ * daemon blocks once it is full. Keeps the latest STATUS=. */
+static void notify_drain(struct daemon_runner *runner)
+{
+    char message[4096];
+    ssize_t length;
+    while ((length = recv(runner->notify_fd, message, sizeof(message) - 1, MSG_DONTWAIT)) > 0) {
+        message[length] = '\0';
+        for (char *save = NULL, *line = strtok_r(message, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
+            if (strncmp(line, "STATUS=", 7) == 0)
+                snprintf(runner->last_status, sizeof(runner->last_status), "%s", line + 7);
+    }
+}
+
+static void daemon_stop(struct bench_daemon *d)
+{
+    if (d->runner.pid > 0)
+        daemon_runner_stop(&d->runner, SIGTERM);
+    daemon_runner_finish(&d->runner);
+    if (d->counters)
+        munmap(d->counters, sizeof(*d->counters));
+    daemon_log = NULL;
+    free(d->log_path);
+    *d = (struct bench_daemon){0};
+}
+
+/* ---- configurations ------------------------------------------------- */
+
+/* bridges frontends (domids 2…), one bridge each, with backends backends
+ * each, at ~/backend/vbench/<fe>/<i>/state = 4. */
+static char *config_scaled(size_t bridges, size_t backends)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    for (size_t b = 0; b < bridges; b++) {
+        unsigned int fe = 2 + (unsigned int)b;
+        fprintf(f, "[frontend fe%u]\ndomid = %u\n\n", fe, fe);
+        for (size_t i = 0; i < backends; i++)
+            fprintf(f, "[backend be%u-%zu]\nprobe = xenstore\npath = backend/vbench/%u/%zu/state\n"
+                       "value = 4\n\n", fe, i, fe, i);
+        fprintf(f, "[bridge fe%u/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends =", fe);
+        for (size_t i = 0; i < backends; i++)
+            fprintf(f, " be%u-%zu", fe, i);
+        fputs("\n\n", f);
+    }
+    fclose(f);
+    return text;
+}
+
+/* DomD's writable backend directory and each frontend's xenready directory,
+ * as the toolstack creates them (xenreadyd(8)). */
+static void setup_scaled(struct harness *h, size_t bridges)
+{
+    if (harness_introduce(h, DOMD, "domd") < 0
+        || harness_set_permissions(h, "/local/domain/1/backend", "n1") < 0)
+        die("cannot set up DomD");
+    for (size_t b = 0; b < bridges; b++) {
+        char path[64], perms[32];
+        unsigned int fe = 2 + (unsigned int)b;
+        snprintf(path, sizeof(path), "/local/domain/%u/xenready", fe);
+        snprintf(perms, sizeof(perms), "n1 r%u", fe);
+        if (harness_set_permissions(h, path, perms) < 0)
+            die("cannot create %s", path);
+    }
+}
+
+static struct harness *harness_must_start(const char *const *xenstored_args)
+{
+    struct harness *h;
+    struct harness_options options = {.xenstored_args = xenstored_args};
+    int r = harness_start(&h, &options);
+    if (r == -ENOENT) {
+        fprintf(stderr, "xenready-bench: no xenstored or shim: skipped\n");
+        exit(77);
+    }
+    if (r < 0)
+        die("cannot start xenstored: %s", strerror(-r));
+    return h;
+}
+
+/* ---- signal: latency and the alternatives ------------------------------ */
+
+static void print_row(const char *what, struct samples *s, double hop)
+{
+    printf("| %s | %zu | %.1f | %.1f | %.1f | %.1f | %.2f× | %.2f× |\n", what, s->n,
+           samples_mean(s), samples_pct(s, 50), samples_pct(s, 99), samples_pct(s, 100),
+           samples_pct(s, 50) / hop, samples_pct(s, 99) / hop);
+}
+
+static pid_t spawn_as_domd(struct harness *h, const char *const *argv, int stdout_fd)
+{
+    char *socket_path = harness_socket_path(h, DOMD);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setenv("XENSTORED_PATH", socket_path, 1);
+        if (stdout_fd >= 0)
+            dup2(stdout_fd, STDOUT_FILENO);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    free(socket_path);
+    return pid;
+}
+
+/* A user's shell loop: xenstore-read every second, then xenstore-write. */
+static void alternative_poll(struct harness *h, struct xs_handle *domd, struct xs_handle *fe,
+                             int iterations, double hop)
+{
+    static const char script[] =
+        "while [ \"$(xenstore-read \"$1\" 2>/dev/null)\" != \"$2\" ]; do sleep 1; done; "
+        "exec xenstore-write \"$3\" ready";
+    struct samples latency = {0};
+    double cpu = 0, wall = 0;
+    srand(1);
+    for (int i = 0; i < iterations; i++) {
+        xs_must_write(domd, ALT_BACKEND, "0");
+        xs_must_write(domd, ALT_NODE "/state", "waiting");
+        xs_settle(fe);
+        struct rusage before, after;
+        getrusage(RUSAGE_CHILDREN, &before);
+        double started = now_us();
+        pid_t pid = spawn_as_domd(h, (const char *const[]){"/bin/sh", "-c", script, "sh",
+                                  ALT_BACKEND, "4", ALT_NODE "/state", NULL}, -1);
+        /* Backends come up at any moment of the poller's second. */
+        usleep((useconds_t)(rand() % 1000) * 1000u + 1000u);
+        double t0 = now_us(), at;
+        xs_must_write(domd, ALT_BACKEND, "4");
+        if (wait_value(fe, ALT_NODE "/state", "ready", 5000, &at) < 0)
+            insane("the polling loop never signalled");
+        else
+            samples_add(&latency, at - t0);
+        int status;
+        waitpid(pid, &status, 0);
+        wall += now_us() - started;
+        getrusage(RUSAGE_CHILDREN, &after);
+        cpu += (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) * 1e6
+               + (double)(after.ru_utime.tv_usec - before.ru_utime.tv_usec)
+               + (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1e6
+               + (double)(after.ru_stime.tv_usec - before.ru_stime.tv_usec);
+    }
+    if (latency.n) {
+        print_row("shell loop: xenstore-read every 1 s, then xenstore-write (event)", &latency,
+                  hop);
+        size_t used = strlen(notes);
+        snprintf(notes + used, sizeof(notes) - used,
+                 "- shell loop: CPU %.1f ms per second of waiting, %.1f ms per signal "
+                 "(%d signals)\n", cpu / 1e3 / (wall / 1e6), cpu / 1e3 / iterations, iterations);
+    }
+    samples_free(&latency);
+}
+
+/* A watcher that fork+execs xenstore-write when the backend is seen, the way
+ * a systemd oneshot would be started. */
+static int exec_helper_main(int argc, char **argv)
+{
+    if (argc != 4)
+        die("usage: exec-helper BACKEND-PATH VALUE STATE-PATH");
+    const char *backend = argv[1], *value = argv[2], *state = argv[3];
+    struct xs_handle *h = xs_open(0);
+    if (!h)
+        die("exec-helper: xs_open: %s", strerror(errno));
+    xs_must_watch(h, backend, "b");
+    puts("armed");
+    fflush(stdout);
+    int last = -1;
+    for (;;) {
+        char *seen = xs_read_string(h, backend);
+        int ready = seen && strcmp(seen, value) == 0;
+        free(seen);
+        if (ready != last) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                execlp("xenstore-write", "xenstore-write", state, ready ? "ready" : "waiting",
+                       (char *)NULL);
+                _exit(127);
+            }
+            waitpid(pid, NULL, 0);
+            last = ready;
+        }
+        struct pollfd pfd = {.fd = xs_fileno(h), .events = POLLIN};
+        poll(&pfd, 1, -1);
+        char **event;
+        while ((event = xs_check_watch(h)))
+            free(event);
+    }
+}
+
+static void alternative_exec(struct harness *h, struct xs_handle *domd, struct xs_handle *fe,
+                             int iterations, double hop)
+{
+    xs_must_write(domd, ALT_BACKEND, "0");
+    int pipe_fds[2];
+    if (pipe(pipe_fds) < 0)
+        die("pipe: %s", strerror(errno));
+    pid_t pid = spawn_as_domd(h, (const char *const[]){"/proc/self/exe", "exec-helper",
+                              ALT_BACKEND, "4", ALT_NODE "/state", NULL}, pipe_fds[1]);
+    close(pipe_fds[1]);
+    char line[16] = "";
+    if (read(pipe_fds[0], line, sizeof(line) - 1) <= 0)
+        die("the exec helper did not start");
+    close(pipe_fds[0]);
+    if (wait_value(fe, ALT_NODE "/state", "waiting", 5000, NULL) < 0) {
+        /* It may have written "waiting" before the frontend's watch saw it. */
+        char *value = xs_read_string(fe, ALT_NODE "/state");
+        if (!value || strcmp(value, "waiting") != 0)
+            insane("the exec helper never wrote its first state");
+        free(value);
+    }
+    struct samples latency = {0};
+    double cpu_before = proc_cpu_us(pid, true);
+    for (int i = 0; i < iterations; i++) {
+        double t0 = now_us(), at;
+        xs_must_write(domd, ALT_BACKEND, "4");
+        if (wait_value(fe, ALT_NODE "/state", "ready", 5000, &at) < 0) {
+            insane("the exec helper never signalled");
+            break;
+        }
+        samples_add(&latency, at - t0);
+        xs_must_write(domd, ALT_BACKEND, "0");
+        if (wait_value(fe, ALT_NODE "/state", "waiting", 5000, NULL) < 0) {
+            insane("the exec helper never withdrew");
+            break;
+        }
+    }
+    double cpu = proc_cpu_us(pid, true) - cpu_before;
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    if (latency.n) {
+        print_row("watcher that fork+execs xenstore-write (event)", &latency, hop);
+        size_t used = strlen(notes);
+        snprintf(notes + used, sizeof(notes) - used,
+                 "- fork+exec helper: CPU %.0f µs per signal (%zu ready + %zu withdraw "
+                 "signals; the helper and its children), none while idle\n",
+                 cpu / (2.0 * (double)latency.n), latency.n, latency.n);
+    }
+    samples_free(&latency);
+}
+
+static const char signal_config[] =
+    "[frontend domu]\ndomid = 5\n\n"
+    "[backend stays]\nprobe = xenstore\npath = backend/vbench/5/0/state\nvalue = 4\n\n"
+    "[backend last]\nprobe = xenstore\npath = backend/vbench/5/1/state\nvalue = 4\n\n"
+    "[bridge domu/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = stays last\n";
+
+static int signal_main(int argc, char **argv)
+{
+    int iterations = 10000, poll_iterations = 10, exec_iterations = 1000;
+    static const struct option options[] = {
+        {"iterations", required_argument, NULL, 'n'},
+        {"poll", required_argument, NULL, 'p'},
+        {"exec", required_argument, NULL, 'e'},
+        {0},
+    };
+    int option;
+    while ((option = getopt_long(argc, argv, "n:", options, NULL)) != -1) {
+        if (option == 'n')
+            iterations = atoi(optarg);
+        else if (option == 'p')
+            poll_iterations = atoi(optarg);
+        else if (option == 'e')
+            exec_iterations = atoi(optarg);
+        else
+            return 2;
+    }
+    struct harness *h = harness_must_start(NULL);
+    if (harness_introduce(h, DOMD, "domd") < 0 || harness_introduce(h, FRONTEND, "domu") < 0
+        || harness_set_permissions(h, "/local/domain/1/backend", "n1") < 0
+        || harness_set_permissions(h, "/local/domain/5/xenready", "n1 r5") < 0
+        || harness_set_permissions(h, ALT_NODE, "n1 r5") < 0
+        || harness_set_permissions(h, "/local/domain/1/bench", "n1 r5") < 0
+        || harness_set_permissions(h, HOP_DOM0, "n0") < 0)
+        die("cannot set up the domains");
+    struct xs_handle *domd = harness_open(h, DOMD), *fe = harness_open(h, FRONTEND);
+    struct xs_handle *dom0a = harness_open(h, 0), *dom0b = harness_open(h, 0);
+    if (!domd || !fe || !dom0a || !dom0b)
+        die("cannot open handles: %s", strerror(errno));
+    xs_must_write(domd, "backend/vbench/5/0/state", "4");
+    xs_must_write(domd, HOP_DOMD, "0");
+
+    struct bench_daemon d;
+    daemon_spawn(&d, h, signal_config, NULL, true, 10000);
+    if (daemon_runner_wait_status(&d.runner, "0/1 bridges ready; waiting: domu/pcie0 (last)",
+                                  10000) < 0)
+        die("unexpected status: %s", d.runner.last_status);
+    xs_must_watch(fe, SIGNAL_NODE "/state", "signal");
+    xs_must_watch(fe, HOP_DOMD, "hop");
+    xs_must_watch(fe, ALT_NODE "/state", "alt");
+    xs_must_watch(dom0b, HOP_DOM0, "hop0");
+
+    struct samples hop = {0}, hop0 = {0}, read_rtt = {0}, write_rtt = {0}, ready = {0},
+                   ready_read = {0}, withdraw = {0};
+    uint64_t before[XS_COUNT_MAX], after[XS_COUNT_MAX];
+    counters_snapshot(d.counters, before);
+    double cpu_before = proc_cpu_us(d.runner.pid, false);
+    char value[32];
+    /* Interleaved, so that every figure sees the same machine. */
+    for (int i = 0; i < iterations; i++) {
+        snprintf(value, sizeof(value), "%d", i + 1);
+        double t0 = now_us();
+        xs_must_write(domd, HOP_DOMD, value);
+        double t1 = now_us();
+        double at = wait_event(fe, HOP_DOMD, 5000);
+        if (at < 0)
+            die("no hop event");
+        samples_add(&hop, at - t0);
+        samples_add(&write_rtt, t1 - t0);
+
+        t0 = now_us();
+        xs_must_write(dom0a, HOP_DOM0, value);
+        at = wait_event(dom0b, HOP_DOM0, 5000);
+        if (at < 0)
+            die("no dom0 hop event");
+        samples_add(&hop0, at - t0);
+
+        t0 = now_us();
+        char *state = xs_read_string(fe, SIGNAL_NODE "/state");
+        samples_add(&read_rtt, now_us() - t0);
+        if (!state || strcmp(state, "waiting") != 0)
+            insane("state is %s before iteration %d", state ? state : "(none)", i);
+        free(state);
+
+        t0 = now_us();
+        xs_must_write(domd, "backend/vbench/5/1/state", "4");
+        if (wait_value(fe, SIGNAL_NODE "/state", "ready", 5000, &at) < 0)
+            die("iteration %d: the frontend never saw ready", i);
+        samples_add(&ready, at - t0);
+        samples_add(&ready_read, now_us() - t0);
+
+        t0 = now_us();
+        xs_must_write(domd, "backend/vbench/5/1/state", "0");
+        if (wait_value(fe, SIGNAL_NODE "/state", "waiting", 5000, &at) < 0)
+            die("iteration %d: the frontend never saw waiting", i);
+        samples_add(&withdraw, at - t0);
+        notify_drain(&d.runner);
+    }
+    double cpu = proc_cpu_us(d.runner.pid, false) - cpu_before;
+    counters_snapshot(d.counters, after);
+    char *generation = xs_read_string(fe, SIGNAL_NODE "/generation");
+    char expected[32];
+    snprintf(expected, sizeof(expected), "%d", 1 + 2 * iterations);
+    if (!generation || strcmp(generation, expected) != 0)
+        insane("generation is %s after %d iterations, expected %s",
+               generation ? generation : "(none)", iterations, expected);
+    free(generation);
+    daemon_stop(&d);
+
+    double one_hop = samples_pct(&hop, 50);
+    printf("### Signal latency (%d iterations, µs)\n\n", iterations);
+    printf("| path | n | mean | p50 | p99 | max | p50 / hop | p99 / hop |\n"
+           "|---|---|---|---|---|---|---|---|\n");
+    print_row("one hop: DomD write → frontend watch event", &hop, one_hop);
+    print_row("one hop: dom0 write → dom0 watch event", &hop0, one_hop);
+    print_row("read round trip (frontend)", &read_rtt, one_hop);
+    print_row("write round trip (DomD)", &write_rtt, one_hop);
+    print_row("**xenreadyd: last backend write → frontend event on state**", &ready, one_hop);
+    print_row("xenreadyd: … plus the frontend's read of state", &ready_read, one_hop);
+    print_row("xenreadyd: backend withdrawn → frontend event", &withdraw, one_hop);
+    for (int i = 0; i < XS_COUNT_MAX; i++)
+        after[i] -= before[i];
+    uint64_t requests = round_trips(after);
+    double signals = 2.0 * iterations;
+    printf("\nxenreadyd per signal: %.2f xenstore round trips (%.2f reads, %.2f writes), "
+           "%.2f watch events, CPU %.1f µs\n\n", (double)requests / signals,
+           (double)after[XS_COUNT_READ] / signals, (double)after[XS_COUNT_WRITE] / signals,
+           (double)after[XS_COUNT_EVENT] / signals, cpu / signals);
+
+    if (samples_pct(&ready, 50) <= one_hop)
+        insane("a signal (p50 %.1f µs) cannot be faster than one hop (p50 %.1f µs)",
+               samples_pct(&ready, 50), one_hop);
+    if (samples_pct(&ready, 50) > samples_pct(&ready, 99) || one_hop <= 0)
+        insane("percentiles out of order");
+    if (after[XS_COUNT_EVENT] < (uint64_t)iterations)
+        insane("the daemon took %llu events for %d iterations",
+               (unsigned long long)after[XS_COUNT_EVENT], iterations);
+
+    if (poll_iterations > 0 || exec_iterations > 0) {
+        printf("### What users would do instead (µs)\n\n");
+        printf("| path | n | mean | p50 | p99 | max | p50 / hop | p99 / hop |\n"
+               "|---|---|---|---|---|---|---|---|\n");
+        print_row("xenreadyd (from above, event)", &ready, one_hop);
+        if (exec_iterations > 0)
+            alternative_exec(h, domd, fe, exec_iterations, one_hop);
+        if (poll_iterations > 0)
+            alternative_poll(h, domd, fe, poll_iterations, one_hop);
+        printf("\n- xenreadyd: CPU %.1f µs per signal, none while idle\n%s\n", cpu / signals,
+               notes);
+    }
+    samples_free(&hop);
+    samples_free(&hop0);
+    samples_free(&read_rtt);
+    samples_free(&write_rtt);
+    samples_free(&ready);
+    samples_free(&ready_read);
+    samples_free(&withdraw);
+    xs_close(domd);
+    xs_close(fe);
+    xs_close(dom0a);
+    xs_close(dom0b);
+    harness_stop(h);
+    return failed ? 1 : 0;
+}
+
+/* ---- scale ------------------------------------------------------------ */
+
+struct burst {
+    struct xs_handle *domd;
+    size_t bridges, backends;
+    double started, finished;
+};
+
+static void *burst_write(void *data)
+{
+    struct burst *burst = data;
+    char path[96];
+    burst->started = now_us();
+    for (size_t b = 0; b < burst->bridges; b++)
+        for (size_t i = 0; i < burst->backends; i++) {
+            snprintf(path, sizeof(path), "backend/vbench/%zu/%zu/state", 2 + b, i);
+            xs_must_write(burst->domd, path, "4");
+        }
+    burst->finished = now_us();
+    return NULL;
+}
+
+/* "/local/domain/<fe>/xenready/pcie0/state" -> fe, or 0. */
+static unsigned int state_path_domid(const char *path)
+{
+    unsigned int fe;
+    int end = 0;
+    if (sscanf(path, "/local/domain/%u/xenready/pcie0/state%n", &fe, &end) == 1
+        && path[end] == '\0')
+        return fe;
+    return 0;
+}
+
+static int parse_sizes(int argc, char **argv, size_t *bridges, size_t *backends, int *seconds,
+                       bool *use_strace, const char **out, const char *const **xenstored_args)
+{
+    static const struct option options[] = {
+        {"bridges", required_argument, NULL, 'b'},
+        {"backends", required_argument, NULL, 'k'},
+        {"seconds", required_argument, NULL, 's'},
+        {"strace", no_argument, NULL, 't'},
+        {"out", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 'T'},
+        {0},
+    };
+    int option;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (option) {
+        case 'b': *bridges = strtoul(optarg, NULL, 10); break;
+        case 'k': *backends = strtoul(optarg, NULL, 10); break;
+        case 's': *seconds = atoi(optarg); break;
+        case 't': *use_strace = true; break;
+        case 'o': *out = optarg; break;
+        case 'T': ready_timeout_ms = atoi(optarg) * 1000; break;
+        default: return -EINVAL;
+        }
+    }
+    *xenstored_args = (const char *const *)&argv[optind];
+    return *bridges ? 0 : -EINVAL;
+}
+
+static int scale_main(int argc, char **argv)
+{
+    size_t bridges = 0, backends = 10;
+    int seconds = 0;
+    bool use_strace = false;
+    const char *out = NULL;
+    const char *const *xenstored_args;
+    if (parse_sizes(argc, argv, &bridges, &backends, &seconds, &use_strace, &out,
+                    &xenstored_args) < 0)
+        die("usage: scale --bridges N [--backends K] [--timeout S] [-- XENSTORED-ARGS]");
+    struct harness *h = harness_must_start(xenstored_args);
+    double t = now_us();
+    setup_scaled(h, bridges);
+    char *config = config_scaled(bridges, backends);
+    double setup = now_us() - t;
+
+    struct bench_daemon d;
+    double start = daemon_spawn(&d, h, config, NULL, true, ready_timeout_ms);
+    uint64_t at_ready[XS_COUNT_MAX];
+    counters_snapshot(d.counters, at_ready);
+    long rss_ready = proc_status_kb(d.runner.pid, "VmRSS");
+    double cpu_start = proc_cpu_us(d.runner.pid, false);
+
+    struct xs_handle *observer = harness_open(h, 0);
+    struct burst burst = {.domd = harness_open(h, DOMD), .bridges = bridges, .backends = backends};
+    if (!observer || !burst.domd)
+        die("cannot open handles");
+    /* One watch for all frontends: per-frontend watches would make xenstored
+     * match every write against thousands of them. */
+    xs_must_watch(observer, "/local/domain", "observer");
+    bool *seen = calloc(bridges + 2, sizeof(*seen));
+    size_t signalled = 0;
+    double last_signal = 0;
+    pthread_t writer;
+    double burst_started = now_us();
+    if (pthread_create(&writer, NULL, burst_write, &burst) != 0)
+        die("pthread_create failed");
+    double deadline = now_us() + 600e6;
+    while (signalled < bridges && now_us() < deadline) {
+        char **event;
+        while ((event = xs_check_watch(observer))) {
+            unsigned int fe = state_path_domid(event[XS_WATCH_PATH]);
+            if (fe >= 2 && fe < 2 + bridges && !seen[fe]) {
+                seen[fe] = true;
+                signalled++;
+                last_signal = now_us();
+            }
+            free(event);
+        }
+        if (signalled < bridges) {
+            struct pollfd pfd[2] = {{.fd = xs_fileno(observer), .events = POLLIN},
+                                    {.fd = d.runner.notify_fd, .events = POLLIN}};
+            poll(pfd, 2, 1000);
+            notify_drain(&d.runner);
+        }
+    }
+    pthread_join(writer, NULL);
+    uint64_t at_end[XS_COUNT_MAX];
+    counters_snapshot(d.counters, at_end);
+    double cpu_burst = proc_cpu_us(d.runner.pid, false) - cpu_start;
+    long rss_after = proc_status_kb(d.runner.pid, "VmRSS");
+    long hwm = proc_status_kb(d.runner.pid, "VmHWM");
+    size_t ready = 0;
+    for (size_t b = 0; b < bridges; b++) {
+        char path[96];
+        snprintf(path, sizeof(path), "/local/domain/%zu/xenready/pcie0/state", 2 + b);
+        char *value = xs_read_string(observer, path);
+        ready += value && strcmp(value, "ready") == 0;
+        free(value);
+    }
+    if (signalled != bridges || ready != bridges)
+        insane("%zu bridges: %zu state events, %zu read ready", bridges, signalled, ready);
+    char status[64];
+    snprintf(status, sizeof(status), "%zu/%zu bridges ready", bridges, bridges);
+    if (daemon_runner_wait_status(&d.runner, status, 60000) < 0)
+        insane("the daemon reports \"%s\"", d.runner.last_status);
+
+    uint64_t burst_requests = round_trips(at_end) - round_trips(at_ready);
+    printf("| %zu | %zu | %.0f | %.0f | %llu | %llu | %.0f | %.0f | %.0f | %.0f | %.1f | %.1f | "
+           "%.1f | %llu | %.1f | %.2f | %.0f |\n",
+           bridges, bridges * backends, start / 1e3, cpu_start / 1e3,
+           (unsigned long long)round_trips(at_ready),
+           (unsigned long long)at_ready[XS_COUNT_WATCH], (burst.finished - burst.started) / 1e3,
+           (last_signal - burst_started) / 1e3,
+           last_signal > burst.finished ? (last_signal - burst.finished) / 1e3 : 0.0,
+           cpu_burst / 1e3,
+           rss_ready / 1024.0, rss_after / 1024.0, hwm / 1024.0,
+           (unsigned long long)at_end[XS_COUNT_EVENT] - at_ready[XS_COUNT_EVENT],
+           (double)burst_requests / (double)bridges,
+           (double)burst_requests / (double)(bridges * backends), setup / 1e3);
+    fflush(stdout);
+    free(seen);
+    free(config);
+    xs_close(observer);
+    xs_close(burst.domd);
+    daemon_stop(&d);
+    harness_stop(h);
+    return failed ? 1 : 0;
+}
+
+/* ---- idle ------------------------------------------------------------- */
+
+static int idle_main(int argc, char **argv)
+{
+    size_t bridges = 0, backends = 10;
+    int seconds = 60;
+    bool use_strace = false;
+    const char *out = NULL;
+    const char *const *xenstored_args;
+    if (parse_sizes(argc, argv, &bridges, &backends, &seconds, &use_strace, &out,
+                    &xenstored_args) < 0)
+        die("usage: idle --bridges N --seconds S [--strace] [-- XENSTORED-ARGS]");
+    struct harness *h = harness_must_start(xenstored_args);
+    setup_scaled(h, bridges);
+    char *config = config_scaled(bridges, backends);
+    struct bench_daemon d;
+    daemon_spawn(&d, h, config, NULL, false, 600000);
+    pid_t pid = d.runner.pid;
+    /* Idle means after start-up: let the last STATUS= and log lines go. */
+    sleep(1);
+    notify_drain(&d.runner);
+
+    int threads;
+    long long switches = proc_context_switches(pid, &threads);
+    double cpu = proc_cpu_us(pid, false);
+    sleep((unsigned int)seconds);
+    switches = proc_context_switches(pid, &threads) - switches;
+    cpu = proc_cpu_us(pid, false) - cpu;
+    printf("| %zu bridges, %zu backends | %d s | %d | %lld | %.0f |", bridges,
+           bridges * backends, seconds, threads, switches, cpu / 1e3);
+    fflush(stdout);
+
+    if (use_strace) {
+        char *trace = NULL, pid_text[16];
+        if (asprintf(&trace, "%s/strace.txt", harness_directory(h)) < 0)
+            die("out of memory");
+        snprintf(pid_text, sizeof(pid_text), "%d", (int)pid);
+        pid_t tracer;
+        const char *argv_strace[] = {"strace", "-q", "-c", "-f", "-o", trace, "-p", pid_text, NULL};
+        if (posix_spawnp(&tracer, "strace", NULL, NULL, (char *const *)argv_strace, environ))
+            die("cannot run strace");
+        sleep((unsigned int)seconds);
+        kill(tracer, SIGINT);
+        waitpid(tracer, NULL, 0);
+        /* strace -c ends with "100.00 … total" (calls in the 4th column), or
+         * prints only a header when it saw none. */
+        FILE *f = fopen(trace, "r");
+        char line[256];
+        long calls = 0;
+        char detail[1024] = "";
+        size_t used = 0;
+        while (f && fgets(line, sizeof(line), f)) {
+            /* "% time seconds usecs/call calls [errors] syscall" */
+            char *token[8], *save = NULL;
+            int n = 0;
+            for (char *t = strtok_r(line, " \t\n", &save); t && n < 8;
+                 t = strtok_r(NULL, " \t\n", &save))
+                token[n++] = t;
+            if (n < 5 || !strchr("0123456789", token[0][0]))
+                continue;
+            long count = strtol(token[3], NULL, 10);
+            if (strcmp(token[n - 1], "total") == 0)
+                calls = count;
+            else if (used < sizeof(detail) - 80)
+                used += (size_t)snprintf(detail + used, sizeof(detail) - used, "%s%s×%ld",
+                                         used ? ", " : "", token[n - 1], count);
+        }
+        if (f)
+            fclose(f);
+        printf(" %ld%s%s%s |\n", calls, used ? " (" : "", detail, used ? ")" : "");
+        free(trace);
+    } else {
+        printf(" not run |\n");
+    }
+    if (switches < 0 || cpu < 0)
+        insane("cannot read the daemon's counters");
+    free(config);
+    daemon_stop(&d);
+    harness_stop(h);
+    return failed ? 1 : 0;
+}
+
+/* ---- heap ------------------------------------------------------------- */
+
+/* Peak mem_heap_B + mem_heap_extra_B over massif's snapshots. */
+static long long massif_peak(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long long heap = 0, peak = 0;
+    while (fgets(line, sizeof(line), f)) {
+        long long value;
+        if (sscanf(line, "mem_heap_B=%lld", &value) == 1)
+            heap = value;
+        else if (sscanf(line, "mem_heap_extra_B=%lld", &value) == 1 && heap + value > peak)
+            peak = heap + value;
+    }
+    fclose(f);
+    return peak;
+}
+
+static int heap_main(int argc, char **argv)
+{
+    size_t bridges = 0, backends = 10;
+    int seconds = 0;
+    bool use_strace = false;
+    const char *out = NULL;
+    const char *const *xenstored_args;
+    if (parse_sizes(argc, argv, &bridges, &backends, &seconds, &use_strace, &out,
+                    &xenstored_args) < 0 || !out)
+        die("usage: heap --bridges N [--backends K] --out MASSIF-FILE");
+    struct harness *h = harness_must_start(xenstored_args);
+    setup_scaled(h, bridges);
+    char *config = config_scaled(bridges, backends);
+    char *option = NULL;
+    if (asprintf(&option, "--massif-out-file=%s", out) < 0)
+        die("out of memory");
+    const char *wrapper[] = {"valgrind", "--tool=massif", "--quiet", option, NULL};
+    struct bench_daemon d;
+    daemon_spawn(&d, h, config, wrapper, false, 600000);
+    daemon_stop(&d);
+    long long peak = massif_peak(out);
+    if (peak <= 0)
+        insane("no heap figure in %s", out);
+    printf("%zu %zu %lld\n", bridges, bridges * backends, peak);
+    free(option);
+    free(config);
+    harness_stop(h);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        die("usage: xenready-bench signal|scale|idle|heap|exec-helper …");
+    signal(SIGPIPE, SIG_IGN);
+    /* The shim of this build tree unless told otherwise, as xenstore-harness. */
+    if (!getenv("XENREADY_SHIM"))
+        setenv("XENREADY_SHIM", XENREADY_SHIM_DEFAULT, 1);
+    const char *command = argv[1];
+    argc--;
+    argv++;
+    if (strcmp(command, "signal") == 0)
+        return signal_main(argc, argv);
+    if (strcmp(command, "scale") == 0)
+        return scale_main(argc, argv);
+    if (strcmp(command, "idle") == 0)
+        return idle_main(argc, argv);
+    if (strcmp(command, "heap") == 0)
+        return heap_main(argc, argv);
+    if (strcmp(command, "exec-helper") == 0)
+        return exec_helper_main(argc, argv);
+    die("unknown command %s", command);
+}

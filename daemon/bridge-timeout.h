@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Start-up timeouts (timeout = SECONDS in a bridge section): a bridge still
+ * waiting that long after the daemon started is reported degraded — one log
+ * line naming the missing backends, and status — while the guest keeps
+ * seeing "waiting". It goes on waiting and becomes ready normally.
+ */
+#pragma once
+
+struct bridge_timeouts;
+struct ev_loop;
+struct model;
+
+typedef void (*bridge_timeouts_fn)(void *userdata);
+
+/* Arms one timer per bridge with a timeout; on_change is called after a
+ * bridge became degraded (to refresh STATUS=). */
+int bridge_timeouts_new(struct bridge_timeouts **out, struct ev_loop *loop, struct model *model,
+                        bridge_timeouts_fn on_change, void *userdata);
+void bridge_timeouts_free(struct bridge_timeouts *timeouts);   /* NULL-safe */

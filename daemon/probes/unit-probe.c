@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Units through sd-bus, driven from the libev loop: the bus fd in an ev_io
+ * whose events, and an ev_timer whose deadline, are refreshed from
+ * sd_bus_get_events()/sd_bus_get_timeout() before the loop blocks (ev_prepare);
+ * every call is asynchronous, so a slow or absent systemd never blocks the
+ * daemon.
+ *
+ * systemd sends a unit's PropertiesChanged only while some client has called
+ * Manager.Subscribe() (org.freedesktop.systemd1(5)), so the probe subscribes
+ * before it asks for each unit: the signal match first, then Subscribe, then
+ * GetUnit (LoadUnit for a unit not loaded yet) and Properties.GetAll; D-Bus
+ * keeps a sender's messages in order, so no change falls between the answer
+ * and the signals. Type=notify backends reach "active" after READY=1.
+ *
+ * Without a bus (not running yet, or gone) every unit backend waits with that
+ * reason; the probe reconnects when the bus socket is created again.
+ */
+#include "unit-probe.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "core/model.h"
+#include "path-watch.h"
+#include "probe.h"
+#include "util/log.h"
+
+#define SYSTEMD_SERVICE "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SYSTEMD_UNIT "org.freedesktop.systemd1.Unit"
+#define DEFAULT_BUS_SOCKET "/run/dbus/system_bus_socket"
+/* Retries after the bus socket appeared (the daemon may not listen yet). */
+#define RECONNECT_RETRIES 5
+#define RECONNECT_DELAY_SECONDS 0.1
+
+struct unit_consumer {
+    struct backend *backend;
+    bool liveness;           /* liveness-unit = rather than probe = unit */
+};
+
+struct unit_entry {
+    struct unit_probe *probe;
+    char *name;
+    char *object_path;
+    sd_bus_slot *call;       /* the pending GetUnit/LoadUnit/GetAll */
+    char *active_state;
+    char *load_state;
+    char *detail;            /* why not active; NULL once active */
+    bool missing_logged;
+    struct unit_consumer *consumers;
+    size_t consumer_count;
+};
+
+struct unit_probe {
+    struct probe probe;
+    struct ev_loop *loop;
+    sd_bus *bus;
+    ev_io io;
+    ev_timer timeout;
+    ev_prepare prepare;
+    sd_bus_slot *match;
+    sd_bus_slot *owner_match;    /* NameOwnerChanged of org.freedesktop.systemd1 */
+    sd_bus_slot *subscribe;
+    struct unit_entry **units;
+    size_t count;
+    char *bus_socket;        /* the socket to watch for reconnecting; may be NULL */
+    struct path_watcher *watcher;
+    struct path_watch *bus_watch;
+    ev_timer reconnect;
+    unsigned int reconnect_left;
+    char *bus_problem;       /* last logged */
+};
+
+static struct unit_probe *to_unit_probe(struct probe *probe)
+{
+    return (struct unit_probe *)probe;
+}
+
+static void unit_report(struct unit_entry *entry)
+{
+    struct model *model = entry->probe->probe.model;
+    bool active = entry->detail == NULL;
+    for (size_t i = 0; i < entry->consumer_count; i++) {
+        struct unit_consumer *consumer = &entry->consumers[i];
+        if (consumer->liveness)
+            model_set_backend_alive(model, consumer->backend, active, entry->detail);
+        else
+            model_set_backend_ready(model, consumer->backend, active, entry->detail);
+    }
+}
+
+static void unit_set_detail(struct unit_entry *entry, const char *detail)
+{
+    free(entry->detail);
+    entry->detail = detail ? strdup(detail) : NULL;
+    if (detail && !entry->detail)
+        entry->detail = strdup("out of memory");
+    unit_report(entry);
+}
+
+/* Re-derives the unit's readiness from the last properties seen. */
+static void unit_update(struct unit_entry *entry)
+{
+    char detail[512];
+    if (entry->load_state && strcmp(entry->load_state, "not-found") == 0) {
+        snprintf(detail, sizeof(detail), "unit %s does not exist", entry->name);
+        if (!entry->missing_logged)
+            log_message(LOG_WARNING, "%s (systemd: LoadState=not-found)", detail);
+        entry->missing_logged = true;
+        unit_set_detail(entry, detail);
+        return;
+    }
+    entry->missing_logged = false;
+    if (!entry->active_state) {
+        snprintf(detail, sizeof(detail), "asking systemd about unit %s", entry->name);
+        unit_set_detail(entry, detail);
+    } else if (strcmp(entry->active_state, "active") == 0
+               || strcmp(entry->active_state, "reloading") == 0) {
+        unit_set_detail(entry, NULL);
+    } else {
+        snprintf(detail, sizeof(detail), "unit %s is %s", entry->name, entry->active_state);
+        unit_set_detail(entry, detail);
+    }
+}
+
+static void replace(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = value ? strdup(value) : NULL;
+}
+
+/* Reads the ActiveState and LoadState members of an a{sv}. */
+static int read_unit_properties(sd_bus_message *message, struct unit_entry *entry)
+{
+    int r = sd_bus_message_enter_container(message, 'a', "{sv}");
+    if (r < 0)
+        return r;
+    while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
+        const char *name, *value;
+        if ((r = sd_bus_message_read(message, "s", &name)) < 0)
+            return r;
+        if (strcmp(name, "ActiveState") == 0 || strcmp(name, "LoadState") == 0) {
+            if ((r = sd_bus_message_read(message, "v", "s", &value)) < 0)
+                return r;
+            replace(name[0] == 'A' ? &entry->active_state : &entry->load_state, value);
+        } else if ((r = sd_bus_message_skip(message, "v")) < 0) {
+            return r;
+        }
+        if ((r = sd_bus_message_exit_container(message)) < 0)
+            return r;
+    }
+    if (r < 0)
+        return r;
+    return sd_bus_message_exit_container(message);
+}
+
+static void unit_failed(struct unit_entry *entry, const sd_bus_error *error, const char *what)
+{
+    char detail[512];
+    if (error && sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                        SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+        /* Logged once by on_subscribed(); NameOwnerChanged resumes. */
+        snprintf(detail, sizeof(detail), "unit %s: systemd is not on the system bus", entry->name);
+        unit_set_detail(entry, detail);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "systemd did not answer %s for unit %s: %s", what,
+             entry->name, error && error->message ? error->message : "no reason given");
+    if (!entry->detail || strcmp(entry->detail, detail) != 0)
+        log_message(LOG_WARNING, "%s", detail);
+    unit_set_detail(entry, detail);
+}
+
+static int unit_on_properties(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    struct unit_entry *entry = userdata;
+    entry->call = sd_bus_slot_unref(entry->call);
+    const sd_bus_error *error = sd_bus_message_get_error(reply);
+    if (error) {
+        unit_failed(entry, error, "Properties.GetAll");
+        return 0;
+    }
+    if (read_unit_properties(reply, entry) < 0) {
+        unit_failed(entry, NULL, "a readable Properties.GetAll");
+        return 0;
+    }
+    unit_update(entry);
+    return 0;
+}
+
+static void unit_get_properties(struct unit_entry *entry)
+{
+    sd_bus_slot_unref(entry->call);
+    entry->call = NULL;
+    int r = sd_bus_call_method_async(entry->probe->bus, &entry->call, SYSTEMD_SERVICE,
+                                     entry->object_path, "org.freedesktop.DBus.Properties",
+                                     "GetAll", unit_on_properties, entry, "s", SYSTEMD_UNIT);
+    if (r < 0)
+        unit_failed(entry, &SD_BUS_ERROR_MAKE_CONST("", strerror(-r)), "Properties.GetAll");
+}
+
+static void unit_lookup(struct unit_entry *entry, const char *method);
+
+static int unit_on_path(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    struct unit_entry *entry = userdata;
+    /* load_state is "loading" while LoadUnit is asked, NULL while GetUnit is. */
+    bool get_unit = !entry->load_state;
+    entry->call = sd_bus_slot_unref(entry->call);
+    const sd_bus_error *error = sd_bus_message_get_error(reply);
+    if (error && sd_bus_error_has_name(error, "org.freedesktop.systemd1.NoSuchUnit")) {
+        /* Not loaded: LoadUnit loads it, or says it does not exist. */
+        if (get_unit) {
+            replace(&entry->load_state, "loading");
+            unit_lookup(entry, "LoadUnit");
+            return 0;
+        }
+        replace(&entry->load_state, "not-found");
+        unit_update(entry);
+        return 0;
+    }
+    if (error) {
+        unit_failed(entry, error, get_unit ? "GetUnit" : "LoadUnit");
+        return 0;
+    }
+    const char *path;
+    if (sd_bus_message_read(reply, "o", &path) < 0) {
+        unit_failed(entry, NULL, "a unit path");
+        return 0;
+    }
+    replace(&entry->object_path, path);
+    unit_get_properties(entry);
+    return 0;
+}
+
+static void unit_lookup(struct unit_entry *entry, const char *method)
+{
+    sd_bus_slot_unref(entry->call);
+    entry->call = NULL;
+    int r = sd_bus_call_method_async(entry->probe->bus, &entry->call, SYSTEMD_SERVICE,
+                                     SYSTEMD_PATH, SYSTEMD_MANAGER, method, unit_on_path, entry,
+                                     "s", entry->name);
+    if (r < 0)
+        unit_failed(entry, &SD_BUS_ERROR_MAKE_CONST("", strerror(-r)), method);
+}
+
+static int unit_on_properties_changed(sd_bus_message *message, void *userdata,
+                                      sd_bus_error *ret_error)
+{
+    struct unit_probe *probe = userdata;
+    const char *path = sd_bus_message_get_path(message), *interface;
+    struct unit_entry *entry = NULL;
+    for (size_t i = 0; path && i < probe->count && !entry; i++)
+        if (probe->units[i]->object_path && strcmp(probe->units[i]->object_path, path) == 0)
+            entry = probe->units[i];
+    if (!entry || sd_bus_message_read(message, "s", &interface) < 0
+        || strcmp(interface, SYSTEMD_UNIT) != 0)
+        return 0;
+    if (read_unit_properties(message, entry) < 0)
+        return 0;
+    /* Properties only invalidated carry no value: ask for them. */
+    bool invalidated = false;
+    const char *name;
+    if (sd_bus_message_enter_container(message, 'a', "s") > 0) {
+        while (sd_bus_message_read(message, "s", &name) > 0)
+            invalidated |= strcmp(name, "ActiveState") == 0 || strcmp(name, "LoadState") == 0;
+        sd_bus_message_exit_container(message);
+    }
+    if (invalidated)
+        unit_get_properties(entry);
+    else
+        unit_update(entry);
+    return 0;
+}
+
+static int on_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    struct unit_probe *probe = userdata;
+    const sd_bus_error *error = sd_bus_message_get_error(reply);
+    /* Not on the bus yet: NameOwnerChanged brings us back here. */
+    if (error && sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                        SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+        log_message(LOG_WARNING, "systemd is not on the system bus; %zu unit(s) wait for it",
+                    probe->count);
+    else if (error)
+        log_message(LOG_WARNING, "systemd refused Subscribe() (%s): unit changes will not be seen",
+                    error->message ? error->message : error->name);
+    probe->subscribe = sd_bus_slot_unref(probe->subscribe);
+    return 0;
+}
+
+static void bus_drop(struct unit_probe *probe, const char *why);
+static void units_report_all(struct unit_probe *probe, const char *why);
+
+/* Subscribes and asks for every unit: on connecting, and whenever systemd
+ * (re)appears on the bus. */
+static int systemd_follow(struct unit_probe *probe)
+{
+    probe->subscribe = sd_bus_slot_unref(probe->subscribe);
+    int r = sd_bus_call_method_async(probe->bus, &probe->subscribe, SYSTEMD_SERVICE, SYSTEMD_PATH,
+                                     SYSTEMD_MANAGER, "Subscribe", on_subscribed, probe, "");
+    if (r < 0)
+        return r;
+    units_report_all(probe, NULL);
+    for (size_t i = 0; i < probe->count; i++)
+        unit_lookup(probe->units[i], "GetUnit");
+    return 0;
+}
+
+static int on_systemd_owner_changed(sd_bus_message *message, void *userdata,
+                                    sd_bus_error *ret_error)
+{
+    struct unit_probe *probe = userdata;
+    const char *name, *old_owner, *new_owner;
+    if (sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner) < 0
+        || strcmp(name, SYSTEMD_SERVICE) != 0)
+        return 0;
+    if (new_owner[0]) {
+        log_message(LOG_INFO, "systemd is on the system bus (%s); following %zu unit(s)",
+                    new_owner, probe->count);
+        if (systemd_follow(probe) < 0)
+            units_report_all(probe, "cannot ask systemd");
+    } else {
+        log_message(LOG_WARNING, "systemd left the system bus; %zu unit(s) wait for it",
+                    probe->count);
+        units_report_all(probe, "systemd is not on the system bus");
+    }
+    return 0;
+}
+
+static void bus_process(struct unit_probe *probe)
+{
+    int r;
+    while (probe->bus && (r = sd_bus_process(probe->bus, NULL)) > 0)
+        ;
+    if (probe->bus && (r < 0 || sd_bus_is_open(probe->bus) <= 0))
+        bus_drop(probe, "connection to the system bus lost");
+}
+
+static void bus_on_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+    bus_process(io->data);
+}
+
+static void bus_on_timeout(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+    bus_process(timer->data);
+}
+
+/* Before the loop blocks: wait for what sd-bus wants, until when it wants. */
+static void bus_on_prepare(struct ev_loop *loop, ev_prepare *prepare, int revents)
+{
+    struct unit_probe *probe = prepare->data;
+    if (!probe->bus)
+        return;
+    int events = sd_bus_get_events(probe->bus);
+    if (events < 0) {
+        bus_drop(probe, "connection to the system bus lost");
+        return;
+    }
+    int wanted = (events & POLLIN ? EV_READ : 0) | (events & POLLOUT ? EV_WRITE : 0);
+    if (wanted != (probe->io.events & (EV_READ | EV_WRITE)) || !ev_is_active(&probe->io)) {
+        ev_io_stop(loop, &probe->io);
+        ev_io_set(&probe->io, sd_bus_get_fd(probe->bus), wanted);
+        if (wanted)
+            ev_io_start(loop, &probe->io);
+    }
+    ev_timer_stop(loop, &probe->timeout);
+    uint64_t until;
+    if (sd_bus_get_timeout(probe->bus, &until) > 0 && until != UINT64_MAX) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t now_usec = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+        ev_timer_set(&probe->timeout, until > now_usec ? (double)(until - now_usec) / 1e6 : 0., 0.);
+        ev_timer_start(loop, &probe->timeout);
+    }
+}
+
+static void units_report_all(struct unit_probe *probe, const char *why)
+{
+    for (size_t i = 0; i < probe->count; i++) {
+        struct unit_entry *entry = probe->units[i];
+        char detail[512];
+        replace(&entry->active_state, NULL);
+        replace(&entry->load_state, NULL);
+        replace(&entry->object_path, NULL);
+        if (why) {
+            snprintf(detail, sizeof(detail), "unit %s: %s", entry->name, why);
+            unit_set_detail(entry, detail);
+        } else {
+            unit_update(entry);
+        }
+    }
+}
+
+static void bus_note_problem(struct unit_probe *probe, const char *problem)
+{
+    if (problem && probe->bus_problem && strcmp(problem, probe->bus_problem) == 0)
+        return;
+    replace(&probe->bus_problem, problem);
+    if (problem)
+        log_message(LOG_WARNING, "%s; %zu unit(s) wait for it%s%s", problem, probe->count,
+                    probe->bus_socket ? ", watching " : "",
+                    probe->bus_socket ? probe->bus_socket : "");
+}
+
+static void bus_drop(struct unit_probe *probe, const char *why)
+{
+    for (size_t i = 0; i < probe->count; i++)
+        probe->units[i]->call = sd_bus_slot_unref(probe->units[i]->call);
+    probe->match = sd_bus_slot_unref(probe->match);
+    probe->owner_match = sd_bus_slot_unref(probe->owner_match);
+    probe->subscribe = sd_bus_slot_unref(probe->subscribe);
+    ev_io_stop(probe->loop, &probe->io);
+    ev_timer_stop(probe->loop, &probe->timeout);
+    ev_prepare_stop(probe->loop, &probe->prepare);
+    probe->bus = sd_bus_flush_close_unref(probe->bus);
+    bus_note_problem(probe, why);
+    units_report_all(probe, why);
+}
+
+static int bus_connect(struct unit_probe *probe)
+{
+    sd_bus *bus = NULL;
+    int r = sd_bus_open_system(&bus);
+    if (r < 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "system bus unavailable: %s", strerror(-r));
+        bus_note_problem(probe, why);
+        units_report_all(probe, why);
+        return r;
+    }
+    probe->bus = bus;
+    r = sd_bus_add_match_async(bus, &probe->owner_match,
+                               "type='signal',sender='org.freedesktop.DBus',"
+                               "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
+                               "member='NameOwnerChanged',arg0='" SYSTEMD_SERVICE "'",
+                               on_systemd_owner_changed, NULL, probe);
+    if (r >= 0)
+        r = sd_bus_match_signal_async(bus, &probe->match, SYSTEMD_SERVICE, NULL,
+                                      "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                      unit_on_properties_changed, NULL, probe);
+    if (r >= 0)
+        r = systemd_follow(probe);
+    if (r < 0) {
+        bus_drop(probe, "cannot talk on the system bus");
+        return r;
+    }
+    bus_note_problem(probe, NULL);
+    log_message(LOG_INFO, "connected to the system bus for %zu unit(s)", probe->count);
+    ev_io_init(&probe->io, bus_on_io, sd_bus_get_fd(bus), 0);
+    probe->io.data = probe;
+    ev_prepare_start(probe->loop, &probe->prepare);
+    return 0;
+}
+
+static void reconnect_on_timer(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+    struct unit_probe *probe = timer->data;
+    if (probe->bus || bus_connect(probe) == 0 || probe->reconnect_left == 0)
+        return;
+    probe->reconnect_left--;
+    ev_timer_set(timer, RECONNECT_DELAY_SECONDS, 0.);
+    ev_timer_start(loop, timer);
+}
+
+static void bus_on_socket_event(struct path_watch *watch, void *userdata)
+{
+    struct unit_probe *probe = userdata;
+    if (probe->bus)
+        return;
+    probe->reconnect_left = RECONNECT_RETRIES;
+    ev_timer_stop(probe->loop, &probe->reconnect);
+    ev_timer_set(&probe->reconnect, 0., 0.);
+    ev_timer_start(probe->loop, &probe->reconnect);
+}
+
+static int add_consumer(struct unit_probe *probe, const char *name, struct backend *backend,
+                        bool liveness)
+{
+    struct unit_entry *entry = NULL;
+    for (size_t i = 0; i < probe->count && !entry; i++)
+        if (strcmp(probe->units[i]->name, name) == 0)
+            entry = probe->units[i];
+    if (!entry) {
+        struct unit_entry **grown = realloc(probe->units, (probe->count + 1) * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        probe->units = grown;
+        entry = calloc(1, sizeof(*entry));
+        if (!entry || !(entry->name = strdup(name))) {
+            free(entry);
+            return -ENOMEM;
+        }
+        entry->probe = probe;
+        probe->units[probe->count++] = entry;
+    }
+    struct unit_consumer *consumers = realloc(entry->consumers,
+                                              (entry->consumer_count + 1) * sizeof(*consumers));
+    if (!consumers)
+        return -ENOMEM;
+    entry->consumers = consumers;
+    consumers[entry->consumer_count++] = (struct unit_consumer){backend, liveness};
+    return 0;
+}
+
+static int unit_probe_add_backend(struct probe *base, struct backend *backend)
+{
+    struct unit_probe *probe = to_unit_probe(base);
+    int r = 0;
+    if (backend->probe == PROBE_UNIT && backend->unit)
+        r = add_consumer(probe, backend->unit, backend, false);
+    if (r == 0 && backend->liveness_unit)
+        r = add_consumer(probe, backend->liveness_unit, backend, true);
+    return r;
+}
+
+static int unit_probe_arm(struct probe *base)
+{
+    struct unit_probe *probe = to_unit_probe(base);
+    if (probe->bus_socket && probe->bus_socket[0] == '/') {
+        int r = path_watch_add(probe->watcher, probe->bus_socket, bus_on_socket_event, probe,
+                               &probe->bus_watch);
+        if (r < 0)
+            log_message(LOG_WARNING, "cannot watch the system bus socket %s: %s",
+                        probe->bus_socket, strerror(-r));
+    }
+    return 0;
+}
+
+static int unit_probe_scan(struct probe *base)
+{
+    struct unit_probe *probe = to_unit_probe(base);
+    /* The answers arrive through the loop; until then units are "asked". */
+    if (!probe->bus)
+        bus_connect(probe);
+    return 0;
+}
+
+static void unit_probe_free(struct probe *base)
+{
+    struct unit_probe *probe = to_unit_probe(base);
+    for (size_t i = 0; i < probe->count; i++)
+        probe->units[i]->call = sd_bus_slot_unref(probe->units[i]->call);
+    probe->match = sd_bus_slot_unref(probe->match);
+    probe->owner_match = sd_bus_slot_unref(probe->owner_match);
+    probe->subscribe = sd_bus_slot_unref(probe->subscribe);
+    ev_io_stop(probe->loop, &probe->io);
+    ev_timer_stop(probe->loop, &probe->timeout);
+    ev_timer_stop(probe->loop, &probe->reconnect);
+    ev_prepare_stop(probe->loop, &probe->prepare);
+    sd_bus_flush_close_unref(probe->bus);
+    for (size_t i = 0; i < probe->count; i++) {
+        struct unit_entry *entry = probe->units[i];
+        free(entry->name);
+        free(entry->object_path);
+        free(entry->active_state);
+        free(entry->load_state);
+        free(entry->detail);
+        free(entry->consumers);
+        free(entry);
+    }
+    path_watcher_free(probe->watcher);
+    free(probe->units);
+    free(probe->bus_socket);
+    free(probe->bus_problem);
+    free(probe);
+}
+
+static const struct probe_ops unit_probe_ops = {
+    .name = "unit",
+    .add_backend = unit_probe_add_backend,
+    .arm = unit_probe_arm,
+    .scan = unit_probe_scan,
+    .free = unit_probe_free,
+};
+
+/* The socket behind DBUS_SYSTEM_BUS_ADDRESS ("unix:path=…[,…]"), or the default. */
+static char *bus_socket_path(void)
+{
+    const char *address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    if (!address)
+        return strdup(DEFAULT_BUS_SOCKET);
+    if (strncmp(address, "unix:path=", 10) != 0)
+        return NULL;
+    return strndup(address + 10, strcspn(address + 10, ",;"));
+}
+
+int unit_probe_new(struct probe **out, struct model *model, struct ev_loop *loop)
+{
+    struct unit_probe *probe = calloc(1, sizeof(*probe));
+    if (!probe)
+        return -ENOMEM;
+    probe->probe = (struct probe){.ops = &unit_probe_ops, .model = model};
+    probe->loop = loop;
+    probe->bus_socket = bus_socket_path();
+    ev_init(&probe->io, bus_on_io);
+    ev_timer_init(&probe->timeout, bus_on_timeout, 0., 0.);
+    probe->timeout.data = probe;
+    ev_prepare_init(&probe->prepare, bus_on_prepare);
+    probe->prepare.data = probe;
+    ev_timer_init(&probe->reconnect, reconnect_on_timer, 0., 0.);
+    probe->reconnect.data = probe;
+    int r = path_watcher_new(&probe->watcher, loop);
+    if (r < 0) {
+        free(probe->bus_socket);
+        free(probe);
+        return r;
+    }
+    *out = &probe->probe;
+    return 0;
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * signal = evtchn. Per bridge, an unbound port for the frontend
+ * (xenevtchn_bind_unbound_port), its number written to the bridge's node as
+ * "event-channel", and a notification after every published state change.
+ * The port is written before anything is notified on it, and written again
+ * (even when the number is the same) every time a port is bound, so a guest
+ * watching the key re-binds after a daemon restart or a domain re-creation.
+ *
+ * Events the frontend sends us carry nothing we need: the port is left
+ * masked after the first one, so a chatty guest cannot keep us awake.
+ */
+#include "evtchn-signaller.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model.h"
+#include "signal-slot.h"
+#include "signaller.h"
+#include "util/log.h"
+#include "xen/evtchn.h"
+#include "xen/xenstore.h"
+#include "xenready-guest.h"
+
+struct evtchn_signaller {
+    struct signaller signaller;
+    struct ev_loop *loop;
+    struct xenstore *xenstore;
+    struct evtchn *evtchn;       /* NULL until start, or when it cannot be opened */
+    int open_error;
+    ev_io io;
+    struct signal_slots slots;
+};
+
+static struct evtchn_signaller *to_evtchn_signaller(struct signaller *signaller)
+{
+    return (struct evtchn_signaller *)signaller;
+}
+
+static void evtchn_signaller_on_event(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct evtchn_signaller *signaller = io->data;
+    int port = evtchn_pending(signaller->evtchn);
+    if (port >= 0)
+        log_message(LOG_DEBUG, "event from a frontend on port %d ignored; port left masked",
+                    port);
+}
+
+/* Binds a port for the slot's frontend unless one is bound, and publishes
+ * it unless that was done: each write of the key tells the guest to bind
+ * again. Returns 0 when the frontend can now be notified. */
+static int slot_establish(struct evtchn_signaller *signaller, struct signal_slot *slot)
+{
+    unsigned int frontend = slot->bridge->frontend->domid;
+    if (!signaller->evtchn) {
+        signal_slot_fail(slot, LOG_ERR, "cannot open the event channel device: %s",
+                         strerror(-signaller->open_error));
+        return signaller->open_error;
+    }
+    bool fresh = false;
+    if (slot->port < 0) {
+        int port = evtchn_bind_unbound_port(signaller->evtchn, frontend);
+        if (port < 0) {
+            signal_slot_fail(slot, LOG_ERR, "cannot bind an event channel for domain %u: %s",
+                             frontend, strerror(-port));
+            return port;
+        }
+        slot->port = port;
+        slot->published = false;
+        fresh = true;
+    }
+    if (slot->published)
+        return 0;
+    char value[16];
+    snprintf(value, sizeof(value), "%d", slot->port);
+    int r = xenstore_write(signaller->xenstore, slot->target, value);
+    if (r < 0) {
+        signal_slot_fail(slot, LOG_ERR, "cannot publish event channel %d at %s: %s", slot->port,
+                         slot->target, strerror(-r));
+        return r;
+    }
+    slot->published = true;
+    if (fresh)
+        log_bridge(LOG_INFO, slot->bridge, NULL, "bridge %s: event channel port %d for domain %u "
+                   "published at %s", slot->bridge->name, slot->port, frontend, slot->target);
+    signal_slot_succeed(slot, "evtchn");
+    return 0;
+}
+
+static void slot_drop(struct evtchn_signaller *signaller, struct signal_slot *slot)
+{
+    if (slot->port < 0)
+        return;
+    int r = evtchn_unbind(signaller->evtchn, (unsigned int)slot->port);
+    log_bridge(r < 0 ? LOG_WARNING : LOG_INFO, slot->bridge, NULL,
+               "bridge %s: domain %u is gone; event channel port %d unbound%s%s",
+               slot->bridge->name, slot->bridge->frontend->domid, slot->port,
+               r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+    slot->port = -1;
+}
+
+static int evtchn_signaller_add_bridge(struct signaller *base, struct bridge *bridge)
+{
+    return signal_slots_add(&to_evtchn_signaller(base)->slots, bridge, "/local/domain/%u/%s/%s/%s",
+                            bridge->frontend->domid, XENREADY_DIRECTORY, bridge->id,
+                            XENREADY_KEY_EVENT_CHANNEL);
+}
+
+static int evtchn_signaller_start(struct signaller *base)
+{
+    struct evtchn_signaller *signaller = to_evtchn_signaller(base);
+    size_t used = 0;
+    for (size_t i = 0; i < signaller->slots.count; i++)
+        used += signaller->slots.slots[i].bridge != NULL;
+    if (!used)
+        return 0;
+    int r = evtchn_open(&signaller->evtchn);
+    if (r < 0) {
+        /* Survive: the xenstore node still works; status says why. */
+        signaller->evtchn = NULL;
+        signaller->open_error = r;
+    } else {
+        ev_io_init(&signaller->io, evtchn_signaller_on_event, evtchn_fd(signaller->evtchn),
+                   EV_READ);
+        signaller->io.data = signaller;
+        ev_io_start(signaller->loop, &signaller->io);
+    }
+    for (size_t i = 0; i < signaller->slots.count; i++) {
+        struct signal_slot *slot = &signaller->slots.slots[i];
+        if (slot->bridge && !slot->bridge->frontend->absent)
+            slot_establish(signaller, slot);
+    }
+    return 0;
+}
+
+static void evtchn_signaller_publish(struct signaller *base, struct bridge *bridge)
+{
+    struct evtchn_signaller *signaller = to_evtchn_signaller(base);
+    struct signal_slot *slot = signal_slots_find(&signaller->slots, bridge);
+    /* A frontend without a home gets its channel when it comes back. */
+    if (!slot || slot->bridge->frontend->absent || slot_establish(signaller, slot) < 0)
+        return;
+    int r = evtchn_notify(signaller->evtchn, (unsigned int)slot->port);
+    if (r < 0)
+        signal_slot_fail(slot, LOG_ERR, "cannot notify event channel port %d: %s", slot->port,
+                         strerror(-r));
+}
+
+static int evtchn_signaller_report(struct signaller *base, const struct bridge *bridge,
+                                   struct signal_report *out)
+{
+    struct signal_slot *slot = signal_slots_find(&to_evtchn_signaller(base)->slots, bridge);
+    if (!slot)
+        return -ENOENT;
+    *out = (struct signal_report){.method = "evtchn", .target = slot->target,
+                                  .error = slot->error};
+    return 0;
+}
+
+static void evtchn_signaller_frontend_changed(struct signaller *base, struct frontend *frontend,
+                                              bool present)
+{
+    struct evtchn_signaller *signaller = to_evtchn_signaller(base);
+    for (size_t i = 0; i < signaller->slots.count; i++) {
+        struct signal_slot *slot = &signaller->slots.slots[i];
+        if (!slot->bridge || slot->bridge->frontend != frontend)
+            continue;
+        /* A new domain has a new node: the port is written again. */
+        slot->published = false;
+        if (present)
+            slot_establish(signaller, slot);
+        else
+            slot_drop(signaller, slot);
+    }
+}
+
+static void evtchn_signaller_free(struct signaller *base)
+{
+    struct evtchn_signaller *signaller = to_evtchn_signaller(base);
+    if (signaller->evtchn) {
+        ev_io_stop(signaller->loop, &signaller->io);
+        evtchn_close(signaller->evtchn);   /* unbinds every port */
+    }
+    signal_slots_clear(&signaller->slots);
+    free(signaller);
+}
+
+static const struct signaller_ops evtchn_signaller_ops = {
+    .name = "evtchn",
+    .add_bridge = evtchn_signaller_add_bridge,
+    .start = evtchn_signaller_start,
+    .publish = evtchn_signaller_publish,
+    .report = evtchn_signaller_report,
+    .free = evtchn_signaller_free,
+    .frontend_changed = evtchn_signaller_frontend_changed,
+};
+
+int evtchn_signaller_new(struct signaller **out, struct ev_loop *loop, struct xenstore *xenstore)
+{
+    struct evtchn_signaller *signaller = calloc(1, sizeof(*signaller));
+    if (!signaller)
+        return -ENOMEM;
+    signaller->signaller.ops = &evtchn_signaller_ops;
+    signaller->loop = loop;
+    signaller->xenstore = xenstore;
+    *out = &signaller->signaller;
+    return 0;
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "domains.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model.h"
+#include "util/log.h"
+#include "xen/xenstore.h"
+#include "xenready-guest.h"
+
+struct domains {
+    struct xenstore *xenstore;
+    struct model *model;
+    domains_changed_fn fn;
+    void *userdata;
+};
+
+/* Present: DomD reads the directory. Gone: xenstored says it does not exist
+ * or, since DomD cannot read /local/domain/<domid> itself, that it may not
+ * look (EACCES). Other errors say nothing: the last answer stands. */
+static int frontend_present(struct domains *domains, const struct frontend *frontend)
+{
+    char path[64], *value = NULL;
+    unsigned int length;
+    snprintf(path, sizeof(path), "/local/domain/%u/%s", frontend->domid, XENREADY_DIRECTORY);
+    int r = xenstore_read(domains->xenstore, path, &value, &length);
+    free(value);
+    if (r == 0)
+        return 1;
+    return r == -ENOENT || r == -EACCES ? 0 : r;
+}
+
+static void domains_on_event(const char *path, void *userdata)
+{
+    struct domains *domains = userdata;
+    struct model *model = domains->model;
+    for (size_t i = 0; i < model->frontend_count; i++) {
+        struct frontend *frontend = model->frontends[i];
+        int present = frontend_present(domains, frontend);
+        if (present < 0 || (bool)present == !frontend->absent)
+            continue;
+        frontend->absent = !present;
+        log_message(LOG_NOTICE, "frontend %s (domain %u) %s", frontend->name, frontend->domid,
+                    present ? "is back: re-creating its nodes and event channels"
+                            : "is gone: dropping its event channels");
+        domains->fn(frontend, present, domains->userdata);
+    }
+}
+
+int domains_new(struct domains **out, struct xenstore *xenstore, struct model *model,
+                domains_changed_fn fn, void *userdata)
+{
+    struct domains *domains = calloc(1, sizeof(*domains));
+    if (!domains)
+        return -ENOMEM;
+    *domains = (struct domains){.xenstore = xenstore, .model = model, .fn = fn,
+                                .userdata = userdata};
+    for (size_t i = 0; i < model->frontend_count; i++)
+        model->frontends[i]->absent = frontend_present(domains, model->frontends[i]) == 0;
+    static const char *const nodes[] = {"@introduceDomain", "@releaseDomain"};
+    for (size_t i = 0; i < 2; i++) {
+        int r = xenstore_watch(xenstore, nodes[i], domains_on_event, domains);
+        if (r < 0)
+            log_message(LOG_WARNING, "cannot watch %s: %s; event channels of frontends that "
+                        "are re-created will not be re-created", nodes[i], strerror(-r));
+    }
+    *out = domains;
+    return 0;
+}
+
+void domains_free(struct domains *domains)
+{
+    free(domains);
+}

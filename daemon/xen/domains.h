@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Which configured frontends exist. xenstored fires @introduceDomain and
+ * @releaseDomain without saying which domain changed, and an unprivileged
+ * DomD receives them only when the toolstack gave it read permission on
+ * those special nodes (XSA-115). On each event every frontend is looked at:
+ * it is present while DomD can read its /local/domain/<domid>/xenready
+ * directory, which the toolstack creates (owned by DomD) before it introduces
+ * the domain and removes with the domain's home before it releases it.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+struct domains;
+struct frontend;
+struct model;
+struct xenstore;
+
+typedef void (*domains_changed_fn)(struct frontend *frontend, bool present, void *userdata);
+
+/* Arms both watches and records every frontend's presence (frontend->absent)
+ * without calling fn. Failing to arm is logged, not fatal: without the events
+ * channels are not re-created for domains that come back. */
+int domains_new(struct domains **out, struct xenstore *xenstore, struct model *model,
+                domains_changed_fn fn, void *userdata);
+void domains_free(struct domains *domains);   /* NULL-safe */

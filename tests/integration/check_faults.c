@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Faults and hostile input against the real xenstored, with everyone in the
+ * domain they are in production: xenreadyd as unprivileged DomD (1), backends
+ * writing as DomD, the frontend (5) reading as itself, a bystander (9).
+ * Randomised tests use a fixed seed, printed; XENREADY_SEED=N picks another.
+ */
+#include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+
+#include "daemon-runner.h"
+#include "harness.h"
+
+enum { DOMD = 1, FRONTEND = 5, BYSTANDER = 9, TIMEOUT_MS = 10000 };
+enum { BRIDGES = 4, BACKENDS_PER_BRIDGE = 3 };
+
+static struct harness *harness;
+static struct daemon_runner runner;
+static struct xs_handle *domd, *frontend, *dom0;
+
+static void setup_with(const char *const *xenstored_args)
+{
+    struct harness_options options = {.xenstored_args = xenstored_args};
+    ck_assert_int_eq(harness_start(&harness, &options), 0);
+    ck_assert_int_eq(harness_introduce(harness, DOMD, "domd"), 0);
+    ck_assert_int_eq(harness_introduce(harness, FRONTEND, "domu1"), 0);
+    ck_assert_int_eq(harness_introduce(harness, BYSTANDER, "other"), 0);
+    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/1/device-model", "n1"), 0);
+    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5"), 0);
+    ck_assert_ptr_nonnull(domd = harness_open(harness, DOMD));
+    ck_assert_ptr_nonnull(frontend = harness_open(harness, FRONTEND));
+    ck_assert_ptr_nonnull(dom0 = harness_open(harness, 0));
+}
+
+static void setup(void)
+{
+    setup_with(NULL);
+}
+
+/* A DomD node quota (xenstored -E) with room for the home's own nodes, one
+ * backend key and one bridge's node, not two. */
+static void setup_small_quota(void)
+{
+    setup_with((const char *const[]){"-E", "24", NULL});
+}
+
+static void teardown(void)
+{
+    daemon_runner_finish(&runner);
+    if (domd)
+        xs_close(domd);
+    if (frontend)
+        xs_close(frontend);
+    if (dom0)
+        xs_close(dom0);
+    domd = frontend = dom0 = NULL;
+    harness_stop(harness);
+    harness = NULL;
+}
+
+/* BRIDGES bridges of BACKENDS_PER_BRIDGE backends each; backend b<i>-<j> is
+ * ready when device-model/5/b<i>-<j>/state is "running". Bridge 0 and 1
+ * share backend b0-0. Bridge "barrier" lets a test know the daemon has
+ * handled everything written before it toggled it (events are handled in
+ * order; its generation only grows). */
+static char *grid_config(void)
+{
+    char *config = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream(&config, &size);
+    fprintf(stream, "[frontend domu1]\ndomid = 5\n\n[backend barrier]\nprobe = xenstore\n"
+                    "path = device-model/5/barrier\nvalue = up\n\n[bridge domu1/barrier]\n"
+                    "device-tree-path = /barrier\nbackends = barrier\n");
+    for (int i = 0; i < BRIDGES; i++) {
+        fprintf(stream, "\n[bridge domu1/br%d]\ndevice-tree-path = /pcie@%d\nbackends =", i, i);
+        for (int j = 0; j < BACKENDS_PER_BRIDGE; j++)
+            fprintf(stream, " b%d-%d", i, j);
+        if (i == 1)
+            fprintf(stream, " b0-0");
+        fprintf(stream, "\n");
+        for (int j = 0; j < BACKENDS_PER_BRIDGE; j++)
+            fprintf(stream, "\n[backend b%d-%d]\nprobe = xenstore\n"
+                            "path = device-model/5/b%d-%d/state\nvalue = running\n", i, j, i, j);
+    }
+    fclose(stream);
+    return config;
+}
+
+/* Toggles the barrier and waits until the frontend sees its next generation. */
+static void barrier_pass(unsigned long *barrier_generation)
+{
+    daemon_runner_drain(&runner);
+    (*barrier_generation)++;
+    if (*barrier_generation % 2 == 0)
+        ck_assert_int_eq(xs_write_string(domd, "device-model/5/barrier", "up"), 0);
+    else
+        ck_assert(xs_rm(domd, XBT_NULL, "device-model/5/barrier"));
+    char generation[24];
+    snprintf(generation, sizeof(generation), "%lu", *barrier_generation);
+    ck_assert_int_eq(xs_wait_value(frontend, "/local/domain/5/xenready/barrier",
+                                   "/local/domain/5/xenready/barrier/generation", generation,
+                                   TIMEOUT_MS), 0);
+}
+
+static void start_daemon(const char *config)
+{
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+}
+
+static char *read_node(struct xs_handle *handle, int bridge, const char *key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/local/domain/5/xenready/br%d/%s", bridge, key);
+    return xs_read_string(handle, path);
+}
+
+static unsigned long read_generation(int bridge)
+{
+    char *value = read_node(frontend, bridge, "generation");
+    ck_assert_ptr_nonnull(value);
+    unsigned long generation = strtoul(value, NULL, 10);
+    free(value);
+    return generation;
+}
+
+static bool read_ready(int bridge)
+{
+    char *value = read_node(frontend, bridge, "state");
+    ck_assert_ptr_nonnull(value);
+    bool ready = strcmp(value, "ready") == 0;
+    free(value);
+    return ready;
+}
+
+static void set_backend(int bridge, int backend, bool up)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "device-model/5/b%d-%d/state", bridge, backend);
+    if (up)
+        ck_assert_int_eq(xs_write_string(domd, path, "running"), 0);
+    else
+        ck_assert(xs_rm(domd, XBT_NULL, path) || errno == ENOENT);
+}
+
+static bool bridge_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], int bridge)
+{
+    for (int j = 0; j < BACKENDS_PER_BRIDGE; j++)
+        if (!up[bridge][j])
+            return false;
+    return bridge != 1 || up[0][0];
+}
+
+static unsigned int seed_from_env(void)
+{
+    const char *text = getenv("XENREADY_SEED");
+    unsigned int seed = text ? (unsigned int)strtoul(text, NULL, 10) : 20261126u;
+    printf("seed: %u (replay with XENREADY_SEED=%u)\n", seed, seed);
+    fflush(stdout);
+    return seed;
+}
+
+static long daemon_rss_kib(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)runner.pid);
+    FILE *file = fopen(path, "r");
+    ck_assert_ptr_nonnull(file);
+    long rss = -1;
+    while (fgets(line, sizeof(line), file))
+        if (sscanf(line, "VmRSS: %ld", &rss) == 1)
+            break;
+    fclose(file);
+    return rss;
+}
+
+/* 1,000 random up/down events over several bridges (one backend shared):
+ * after each burst the frontend's view equals the truth, generations grow
+ * by exactly the number of state changes, and the daemon's memory stays
+ * flat. */
+START_TEST(flapping_converges_to_the_truth)
+{
+    unsigned int seed = seed_from_env();
+    char *config = grid_config();
+    start_daemon(config);
+    free(config);
+
+    bool up[BRIDGES][BACKENDS_PER_BRIDGE] = {{false}};
+    bool published[BRIDGES] = {false};
+    unsigned long generation[BRIDGES];
+    for (int i = 0; i < BRIDGES; i++)
+        generation[i] = read_generation(i);
+
+    long rss_start = 0;
+    unsigned long barrier_generation = 1;
+    for (int event = 0; event < 1000; event++) {
+        int bridge = rand_r(&seed) % BRIDGES, backend = rand_r(&seed) % BACKENDS_PER_BRIDGE;
+        up[bridge][backend] = !up[bridge][backend];
+        set_backend(bridge, backend, up[bridge][backend]);
+        daemon_runner_drain(&runner);
+        if (event % 50 != 49)
+            continue;
+        barrier_pass(&barrier_generation);
+        for (int i = 0; i < BRIDGES; i++) {
+            bool truth = bridge_truth(up, i);
+            ck_assert_int_eq(read_ready(i), truth);
+            unsigned long now = read_generation(i);
+            /* Each change of the published state is exactly one bump; a burst
+             * may hide changes that went back and forth, never add one. */
+            if (truth != published[i])
+                ck_assert_uint_ge(now, generation[i] + 1);
+            ck_assert_uint_eq((now - generation[i]) % 2, truth != published[i]);
+            generation[i] = now;
+            published[i] = truth;
+        }
+        if (event == 99)
+            rss_start = daemon_rss_kib();
+    }
+    long rss_end = daemon_rss_kib();
+    printf("daemon RSS after 100 events: %ld KiB, after 1000: %ld KiB\n", rss_start, rss_end);
+    ck_assert_int_le(rss_end - rss_start, 64);
+}
+END_TEST
+
+/* Many rounds of random backend changes with the daemon stopped by SIGTERM
+ * or SIGKILL at random points, changes made while it is down, then a
+ * restart: the frontend always ends up seeing the truth, and each change of
+ * what it sees is exactly one generation bump — no missed signal, no false
+ * one, no duplicate. */
+START_TEST(restarts_keep_the_truth)
+{
+    unsigned int seed = seed_from_env();
+    char *config = grid_config();
+    start_daemon(config);
+    free(config);
+
+    bool up[BRIDGES][BACKENDS_PER_BRIDGE] = {{false}};
+    bool published[BRIDGES] = {false};
+    unsigned long generation[BRIDGES];
+    for (int i = 0; i < BRIDGES; i++)
+        generation[i] = read_generation(i);
+    unsigned long barrier_generation = 1;
+
+    for (int round = 0; round < 40; round++) {
+        int before = rand_r(&seed) % 6, during = rand_r(&seed) % 4;
+        for (int k = 0; k < before; k++) {
+            int bridge = rand_r(&seed) % BRIDGES, backend = rand_r(&seed) % BACKENDS_PER_BRIDGE;
+            up[bridge][backend] = !up[bridge][backend];
+            set_backend(bridge, backend, up[bridge][backend]);
+        }
+        /* Stop at once: a SIGKILL may land in the middle of a publication. */
+        int sig = rand_r(&seed) % 2 ? SIGKILL : SIGTERM;
+        int status = daemon_runner_stop(&runner, sig);
+        ck_assert_int_eq(status, sig == SIGKILL ? 128 + SIGKILL : 0);
+        for (int k = 0; k < during; k++) {
+            int bridge = rand_r(&seed) % BRIDGES, backend = rand_r(&seed) % BACKENDS_PER_BRIDGE;
+            up[bridge][backend] = !up[bridge][backend];
+            set_backend(bridge, backend, up[bridge][backend]);
+        }
+        daemon_runner_drain(&runner);
+        ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+        /* The barrier's own published state survives restarts too. */
+        char *barrier = xs_read_string(frontend, "/local/domain/5/xenready/barrier/generation");
+        ck_assert_ptr_nonnull(barrier);
+        barrier_generation = strtoul(barrier, NULL, 10);
+        free(barrier);
+        barrier_pass(&barrier_generation);
+
+        for (int i = 0; i < BRIDGES; i++) {
+            bool truth = bridge_truth(up, i);
+            ck_assert_msg(read_ready(i) == truth, "round %d: br%d shows %s, truth is %s", round,
+                          i, truth ? "waiting" : "ready", truth ? "ready" : "waiting");
+            unsigned long now = read_generation(i);
+            ck_assert_msg((now - generation[i]) % 2 == (truth != published[i]),
+                          "round %d: br%d generation %lu -> %lu for %s", round, i, generation[i],
+                          now, truth != published[i] ? "a change" : "no change");
+            generation[i] = now;
+            published[i] = truth;
+        }
+    }
+}
+END_TEST
+
+static void use_xenstored_path(void *path)
+{
+    setenv("XENSTORED_PATH", path, 1);
+}
+
+/* A daemon on the dom0 socket outlives xenstored: it notices the hang-up at
+ * once (no polling), reconnects with backoff to the new instance, re-arms its
+ * watches and re-creates its nodes there. */
+START_TEST(reconnects_when_xenstored_comes_back)
+{
+    char link_dir[] = "/tmp/xenready-link-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(link_dir));
+    char link[64], staging[64];
+    snprintf(link, sizeof(link), "%s/socket", link_dir);
+    snprintf(staging, sizeof(staging), "%s/new", link_dir);
+    char *first = harness_socket_path(harness, 0);
+    ck_assert_int_eq(symlink(first, link), 0);
+    free(first);
+
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, 0,
+                                        "[frontend domu1]\ndomid = 5\n[backend dm]\n"
+                                        "probe = device-model\nfrontend = domu1\n"
+                                        "[bridge domu1/br0]\ndevice-tree-path = /pcie@0\n"
+                                        "backends = dm\n"), 0);
+    runner.child_setup = use_xenstored_path;
+    runner.child_data = link;
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+
+    ck_assert_int_eq(kill(harness_xenstored_pid(harness), SIGKILL), 0);
+    ck_assert_int_eq(daemon_runner_wait_status(&runner, "xenstore connection lost; reconnecting",
+                                               TIMEOUT_MS), 0);
+
+    struct harness *second = NULL;
+    ck_assert_int_eq(harness_start(&second, NULL), 0);
+    ck_assert_int_eq(harness_introduce(second, FRONTEND, "domu1"), 0);
+    struct xs_handle *second_dom0 = harness_open(second, 0);
+    ck_assert_ptr_nonnull(second_dom0);
+    ck_assert_int_eq(xs_write_string(second_dom0, "/local/domain/0/device-model/5/state",
+                                     "running"), 0);
+    char *path = harness_socket_path(second, 0);
+    ck_assert_int_eq(symlink(path, staging), 0);
+    ck_assert_int_eq(rename(staging, link), 0);
+    free(path);
+
+    ck_assert_int_eq(daemon_runner_wait_status(&runner, "1/1 bridges ready", TIMEOUT_MS), 0);
+    struct xs_handle *second_frontend = harness_open(second, FRONTEND);
+    ck_assert_ptr_nonnull(second_frontend);
+    char *state = xs_read_string(second_frontend, "/local/domain/5/xenready/br0/state");
+    ck_assert_str_eq(state, "ready");
+    free(state);
+
+    daemon_runner_finish(&runner);
+    xs_close(second_frontend);
+    xs_close(second_dom0);
+    harness_stop(second);
+    unlink(link);
+    rmdir(link_dir);
+}
+END_TEST
+
+/* DomD's node quota runs out (xenstored -E): the bridge that has no room is
+ * reported with the reason in status, the others work; once room returns,
+ * the next publication creates it. */
+START_TEST(node_quota_is_reported_and_recovered)
+{
+    /* DomD's own filler takes the room of one bridge's node. */
+    char path[64];
+    int filler = 0;
+    for (; filler < 6; filler++) {
+        snprintf(path, sizeof(path), "data/filler%d", filler);
+        ck_assert_int_eq(xs_write_string(domd, path, "x"), 0);
+    }
+
+    start_daemon("[frontend domu1]\ndomid = 5\n[backend dm]\nprobe = device-model\n"
+                 "frontend = domu1\n[bridge domu1/br0]\ndevice-tree-path = /pcie@0\n"
+                 "backends = dm\n[bridge domu1/br1]\ndevice-tree-path = /pcie@1\n"
+                 "backends = dm\n");
+    char *output = NULL;
+    ck_assert_int_eq(daemon_runner_ctl(&runner, &output, (const char *[]){"status", NULL}), 0);
+    bool quota_reported = strstr(output, "quota") || strstr(output, "No space left")
+                          || strstr(output, "Disk quota exceeded");
+    ck_assert_msg(quota_reported, "status was:\n%s", output);
+    free(output);
+
+    /* Room returns: DomD drops its filler; the next change publishes all. */
+    for (int i = 0; i < filler; i++) {
+        snprintf(path, sizeof(path), "data/filler%d", i);
+        ck_assert(xs_rm(domd, XBT_NULL, path));
+    }
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    ck_assert_int_eq(daemon_runner_wait_status(&runner, "2/2 bridges ready", TIMEOUT_MS), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert(read_ready(i));
+    /* What the half-made node missed was completed. */
+    char *described = read_node(frontend, 1, "device-tree-path");
+    ck_assert_ptr_nonnull(described);
+    ck_assert_str_eq(described, "/pcie@1");
+    free(described);
+}
+END_TEST
+
+START_TEST(hostile_backend_values_do_not_count)
+{
+    /* br1's backend is a barrier: the daemon handles events in order, so once
+     * it reports the barrier's change it has judged the hostile value too. */
+    start_daemon("[frontend domu1]\ndomid = 5\n[backend dm]\nprobe = device-model\n"
+                 "frontend = domu1\n[bridge domu1/br0]\ndevice-tree-path = /pcie@0\n"
+                 "backends = dm\n[backend barrier]\nprobe = xenstore\n"
+                 "path = device-model/5/barrier\nvalue = up\n[bridge domu1/br1]\n"
+                 "device-tree-path = /pcie@1\nbackends = barrier\n");
+    static char huge[4000];
+    memset(huge, 'r', sizeof(huge) - 1);
+    const struct {
+        const char *value;
+        unsigned int length;
+    } hostile[] = {
+        {huge, sizeof(huge) - 1},
+        {"running\0trailer", 15},
+        {"run\033[2Jning\n", 13},
+        {"", 0},
+        {"runnin", 6},
+        {"Running", 7},
+        {"running ", 8},
+    };
+    bool barrier = false;
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        /* Written by dom0: DomD's own entries are capped at 2048 bytes by quota. */
+        ck_assert(xs_write(dom0, XBT_NULL, "/local/domain/1/device-model/5/state",
+                           hostile[i].value, hostile[i].length));
+        barrier = !barrier;
+        if (barrier)
+            ck_assert_int_eq(xs_write_string(domd, "device-model/5/barrier", "up"), 0);
+        else
+            ck_assert(xs_rm(domd, XBT_NULL, "device-model/5/barrier"));
+        const char *expected = barrier ? "1/2 bridges ready; waiting: domu1/br0 (dm)"
+                                       : "0/2 bridges ready; waiting: domu1/br0 (dm), domu1/br1 (barrier)";
+        ck_assert_msg(daemon_runner_wait_status(&runner, expected, TIMEOUT_MS) == 0,
+                      "hostile value %zu: expected STATUS=%s, last %s", i, expected,
+                      runner.last_status);
+        ck_assert(!read_ready(0));
+
+        char *output = NULL;
+        ck_assert_int_eq(daemon_runner_ctl(&runner, &output,
+                                           (const char *[]){"status", "--json", NULL}), 0);
+        /* Status stays valid JSON and bounded, whatever the value was. */
+        struct json_object *status = json_tokener_parse(output);
+        ck_assert_msg(status != NULL, "status is not JSON: %s", output);
+        ck_assert_uint_lt(strlen(output), 4096);
+        json_object_put(status);
+        free(output);
+    }
+}
+END_TEST
+
+START_TEST(signal_node_made_by_another_domain_is_not_used)
+{
+    /* Someone other than DomD made the nodes and says "ready": br0 hidden
+     * from DomD, br1 readable by it. */
+    const char *perms[2] = {"n9 r5", "n9 r5 r1"};
+    for (int i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/local/domain/5/xenready/br%d", i);
+        ck_assert_int_eq(harness_set_permissions(harness, path, perms[i]), 0);
+        strcat(path, "/state");
+        ck_assert_int_eq(xs_write_string(dom0, path, "ready"), 0);
+        ck_assert_int_eq(harness_set_permissions(harness, path, perms[i]), 0);
+    }
+    start_daemon("[frontend domu1]\ndomid = 5\n[backend dm]\nprobe = device-model\n"
+                 "frontend = domu1\n[bridge domu1/br0]\ndevice-tree-path = /pcie@0\n"
+                 "backends = dm\n[bridge domu1/br1]\ndevice-tree-path = /pcie@1\n"
+                 "backends = dm\n");
+    char *output = NULL;
+    ck_assert_int_eq(daemon_runner_ctl(&runner, &output, (const char *[]){"status", NULL}), 0);
+    ck_assert_msg(strstr(output, "br0 exists but I (domain 1) may not read it: made by another "
+                                 "domain, not using it"), "status was:\n%s", output);
+    ck_assert_msg(strstr(output, "br1 exists but is owned by domain 9, not by me (domain 1): "
+                                 "not using it"), "status was:\n%s", output);
+    free(output);
+    /* Nothing was written into them: no generation appeared. */
+    for (int i = 0; i < 2; i++) {
+        char *generation = read_node(dom0, i, "generation");
+        ck_assert_ptr_null(generation);
+    }
+}
+END_TEST
+
+START_TEST(tampered_generation_is_replaced)
+{
+    const char *config = "[frontend domu1]\ndomid = 5\n[backend dm]\nprobe = device-model\n"
+                         "frontend = domu1\n[bridge domu1/br0]\ndevice-tree-path = /pcie@0\n"
+                         "backends = dm\n";
+    start_daemon(config);
+    ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
+    ck_assert_int_eq(xs_write_string(dom0, "/local/domain/5/xenready/br0/generation", "x\001y"), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    char *generation = read_node(frontend, 0, "generation");
+    ck_assert_ptr_nonnull(generation);
+    ck_assert_str_eq(generation, "1");
+    free(generation);
+}
+END_TEST
+
+START_TEST(third_domain_can_neither_read_nor_write)
+{
+    char *config = grid_config();
+    start_daemon(config);
+    free(config);
+    struct xs_handle *bystander = harness_open(harness, BYSTANDER);
+    ck_assert_ptr_nonnull(bystander);
+    for (int i = 0; i < BRIDGES; i++) {
+        errno = 0;
+        ck_assert_ptr_null(read_node(bystander, i, "state"));
+        ck_assert_int_eq(errno, EACCES);
+        char path[128];
+        snprintf(path, sizeof(path), "/local/domain/5/xenready/br%d/state", i);
+        ck_assert_int_eq(xs_write_string(bystander, path, "ready"), -EACCES);
+        ck_assert_int_eq(xs_write_string(frontend, path, "ready"), -EACCES);
+        ck_assert(!xs_rm(frontend, XBT_NULL, path));
+    }
+    xs_close(bystander);
+}
+END_TEST
+
+static Suite *faults_suite(void)
+{
+    Suite *suite = suite_create("faults");
+    struct {
+        const char *name;
+        const TTest *test;
+        void (*setup)(void);
+    } cases[] = {
+        {"flapping", flapping_converges_to_the_truth, setup},
+        {"restarts", restarts_keep_the_truth, setup},
+        {"xenstored restart", reconnects_when_xenstored_comes_back, setup},
+        {"node quota", node_quota_is_reported_and_recovered, setup_small_quota},
+        {"hostile values", hostile_backend_values_do_not_count, setup},
+        {"foreign node", signal_node_made_by_another_domain_is_not_used, setup},
+        {"tampered generation", tampered_generation_is_replaced, setup},
+        {"permissions", third_domain_can_neither_read_nor_write, setup},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tcase = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tcase, cases[i].setup, teardown);
+        tcase_set_timeout(tcase, 120);
+        tcase_add_test(tcase, cases[i].test);
+        suite_add_tcase(suite, tcase);
+    }
+    return suite;
+}
+
+int main(void)
+{
+    return integration_main(faults_suite(), NULL);
+}
