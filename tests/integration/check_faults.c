@@ -226,7 +226,12 @@ START_TEST(flapping_converges_to_the_truth)
     }
     long rss_end = daemon_rss_kib();
     printf("daemon RSS after 100 events: %ld KiB, after 1000: %ld KiB\n", rss_start, rss_end);
-    ck_assert_int_le(rss_end - rss_start, 64);
+#ifndef XENREADY_SANITIZED
+    /* Under ASan (quarantine) or valgrind RSS says nothing; their leak
+     * checkers speak for memory there. */
+    if (!getenv("XENREADY_VALGRIND"))
+        ck_assert_int_le(rss_end - rss_start, 64);
+#endif
 }
 END_TEST
 
