@@ -259,6 +259,9 @@ static void bridge_transition(struct model *model, struct bridge *bridge,
         bridge->degraded = false;
         bridge->been_ready = true;
     }
+    /* The frontend is told first: logging is not on its critical path. */
+    if (model->observer.on_transition)
+        model->observer.on_transition(bridge, old_state, cause, model->observer.userdata);
     if (new_state == BRIDGE_READY)
         log_bridge(LOG_NOTICE, bridge, cause,
                    "bridge %s (frontend %s, domid %u) ready: last backend %s is up",
@@ -268,8 +271,6 @@ static void bridge_transition(struct model *model, struct bridge *bridge,
                    "bridge %s (frontend %s, domid %u) waiting: backend %s went away%s%s",
                    bridge->name, bridge->frontend->name, bridge->frontend->domid, cause->name,
                    cause->detail ? ": " : "", cause->detail ? cause->detail : "");
-    if (model->observer.on_transition)
-        model->observer.on_transition(bridge, old_state, cause, model->observer.userdata);
 }
 
 static int set_detail(struct backend *backend, const char *detail)
@@ -305,8 +306,6 @@ static void backend_update(struct model *model, struct backend *backend)
     if (backend->ready == ready)
         return;
     backend->ready = ready;
-    log_backend(LOG_INFO, backend, "backend %s %s%s%s", backend->name, ready ? "up" : "down",
-                !ready && detail ? ": " : "", !ready && detail ? detail : "");
     for (size_t i = 0; i < backend->bridge_count; i++) {
         struct bridge *bridge = backend->bridges[i];
         if (ready)
@@ -318,6 +317,10 @@ static void backend_update(struct model *model, struct backend *backend)
                                                                         : BRIDGE_WAITING,
                           backend);
     }
+    /* After the transitions it caused were published: logging is kept off
+     * the frontend's critical path. */
+    log_backend(LOG_INFO, backend, "backend %s %s%s%s", backend->name, ready ? "up" : "down",
+                !ready && detail ? ": " : "", !ready && detail ? detail : "");
     if (model->observer.on_backend)
         model->observer.on_backend(backend, model->observer.userdata);
 }
