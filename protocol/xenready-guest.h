@@ -54,21 +54,25 @@
  *
  * Generation
  * ----------
- * "generation" starts at 1 when the node is created and grows by exactly one
- * each time "state" changes. xenreadyd writes both in one xenstore
- * transaction, so a guest never sees one without the other, whenever the
- * daemon stops (even killed).
- * A guest that remembers the generation it acted on can tell that it missed
- * a ready→waiting→ready round trip. Restarting xenreadyd does not change
- * either key when the state it computes equals the one already published.
+ * "generation" grows by exactly one each time "state" changes, and its
+ * parity names the state: odd while "waiting", even while "ready" (so a node
+ * created waiting starts at 1, one created ready at 2). xenreadyd writes
+ * "state" first, so that the guest's watch fires on the write that matters,
+ * then "generation". A guest may therefore read a pair whose parity does not
+ * match: the daemon is between its two writes, and the generation write
+ * brings another watch event. A pair is settled when the parity matches.
+ * If xenreadyd stops between the two writes, its next start completes the
+ * pair: still exactly one bump per change.
+ * A guest that remembers the (settled) generation it acted on can tell that
+ * it missed a ready→waiting→ready round trip. Restarting xenreadyd does not
+ * change either key when the state it computes equals the one published.
  *
  * How a guest waits
  * -----------------
  * Watch "xenready/<bridge-id>" (or its "state"). Watch events carry no value
  * and may be spurious or merged: after every event, read "state" (and
- * "generation") and act on what was read, never on the event itself. To
- * read the two as one consistent pair, read them in one xenstore
- * transaction (they are written in one).
+ * "generation") and act on what was read, never on the event itself. A
+ * guest that only waits for "ready" needs nothing but "state".
  *
  * Event channel (optional, per bridge)
  * ------------------------------------

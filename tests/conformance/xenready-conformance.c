@@ -34,10 +34,6 @@ static xenevtchn_handle *evtchn;
 static const char *bridge;
 static unsigned long long last_generation;
 static char last_state[32];
-/* The generation read when last_state was first seen: generation is written
- * before state, so that read may already show the next generation with the
- * old state, and the new state then comes with no newer generation. */
-static unsigned long long state_first_generation;
 static int local_port = -1;
 
 static long long now_ms(void)
@@ -67,42 +63,43 @@ static bool decimal(const char *text, unsigned long long *out)
     return true;
 }
 
-/* Reads state and generation; checks the generation rules against what was
- * seen before. Returns false with reason filled in on a violation. */
-static bool read_state(char *reason, size_t size)
+/* Reads state and generation. Returns 1 for a settled pair, checked against
+ * what was seen before; 0 while the daemon is between its two writes (state is
+ * written first; the generation whose parity matches it, odd for waiting and
+ * even for ready, follows with its own watch event); -1 with reason filled in
+ * on a violation of the document. */
+static int read_state(char *reason, size_t size)
 {
-    /* State first: generation is written first, so it is then at least as
-     * new as the state read. */
     char *state = key_read(XENREADY_KEY_STATE);
     char *generation_text = key_read(XENREADY_KEY_GENERATION);
     unsigned long long generation = 0;
-    bool ok = true;
+    int result = 1;
+    bool ready = state && strcmp(state, XENREADY_STATE_READY) == 0;
     if (!state || !generation_text || !decimal(generation_text, &generation) || generation < 1) {
         snprintf(reason, size, "state \"%s\" generation \"%s\" unreadable or invalid",
                  state ? state : "(none)", generation_text ? generation_text : "(none)");
-        ok = false;
-    } else if (strcmp(state, XENREADY_STATE_WAITING) != 0
-               && strcmp(state, XENREADY_STATE_READY) != 0) {
+        result = -1;
+    } else if (!ready && strcmp(state, XENREADY_STATE_WAITING) != 0) {
         snprintf(reason, size, "state \"%s\" is not a version 1 state", state);
-        ok = false;
+        result = -1;
     } else if (generation < last_generation) {
         snprintf(reason, size, "generation went back from %llu to %llu", last_generation,
                  generation);
-        ok = false;
+        result = -1;
+    } else if (generation % 2 != (ready ? 0u : 1u)) {
+        result = 0;
     } else if (last_generation && strcmp(state, last_state) != 0
-               && generation <= state_first_generation) {
-        snprintf(reason, size, "state changed to %s but generation is %llu, as when %s was "
-                 "first read", state, generation, last_state);
-        ok = false;
+               && generation == last_generation) {
+        snprintf(reason, size, "state changed to %s but generation stayed %llu", state,
+                 generation);
+        result = -1;
     } else {
-        if (!last_generation || strcmp(state, last_state) != 0)
-            state_first_generation = generation;
         last_generation = generation;
         snprintf(last_state, sizeof(last_state), "%s", state);
     }
     free(state);
     free(generation_text);
-    return ok;
+    return result;
 }
 
 static void command_node(void)
@@ -112,7 +109,7 @@ static void command_node(void)
     char *values[3];
     for (size_t i = 0; i < 3; i++)
         values[i] = key_read(keys[i]);
-    char version[16], reason[256];
+    char version[16], reason[256] = "";
     snprintf(version, sizeof(version), "%d", XENREADY_PROTOCOL_VERSION);
     unsigned long long backend;
     if (!values[0] || strcmp(values[0], version) != 0)
@@ -121,8 +118,8 @@ static void command_node(void)
         printf("fail backend-id \"%s\"\n", values[1] ? values[1] : "(none)");
     else if (!values[2] || values[2][0] != '/')
         printf("fail device-tree-path \"%s\"\n", values[2] ? values[2] : "(none)");
-    else if (!read_state(reason, sizeof(reason)))
-        printf("fail %s\n", reason);
+    else if (read_state(reason, sizeof(reason)) <= 0)
+        printf("fail %s\n", reason[0] ? reason : "state and generation do not match (mid-update)");
     else {
         /* The frontend may read but never write its node. */
         char path[256];
@@ -141,7 +138,7 @@ static void command_node(void)
 
 static void command_expect(const char *wanted)
 {
-    char path[256], reason[256];
+    char path[256], reason[256] = "";
     snprintf(path, sizeof(path), "%s/%s", XENREADY_DIRECTORY, bridge);
     if (!xs_watch(xs, path, "expect")) {
         printf("fail cannot watch %s: %s\n", path, strerror(errno));
@@ -150,12 +147,14 @@ static void command_expect(const char *wanted)
     long long deadline = now_ms() + TIMEOUT_MS;
     bool done = false;
     while (!done) {
-        /* Events carry nothing: read after every one. */
-        if (!read_state(reason, sizeof(reason))) {
+        /* Events carry nothing: read after every one; a pair caught between
+         * the daemon's two writes is settled by the next event. */
+        int settled = read_state(reason, sizeof(reason));
+        if (settled < 0) {
             printf("fail %s\n", reason);
             break;
         }
-        if (strcmp(last_state, wanted) == 0) {
+        if (settled && strcmp(last_state, wanted) == 0) {
             printf("ok state=%s generation=%llu\n", last_state, last_generation);
             break;
         }
@@ -216,14 +215,15 @@ static void command_bind(void)
 
 static void command_event(void)
 {
-    char reason[256];
+    char reason[256] = "";
     int port = evtchn ? wait_event(TIMEOUT_MS) : -1;
     if (port < 0)
         printf("fail no notification\n");
     else if (port != local_port)
         printf("fail notification on port %d, bound %d\n", port, local_port);
-    else if (!read_state(reason, sizeof(reason)))
-        printf("fail %s\n", reason);
+    else if (read_state(reason, sizeof(reason)) <= 0)
+        /* The channel is notified after both writes: the pair is settled. */
+        printf("fail %s\n", reason[0] ? reason : "state and generation do not match (mid-update)");
     else
         printf("ok state=%s generation=%llu\n", last_state, last_generation);
 }

@@ -297,7 +297,7 @@ START_TEST(no_event_channel_device_is_reported)
     /* The xenstore node still works. */
     scene_backend("a", "up");
     scene_backend("b", "up");
-    ck_assert_int_eq(xs_wait_value(frontend, NODE, NODE "/state", "ready", TIMEOUT_MS), 0);
+    ck_assert_int_eq(xs_wait_settled(frontend, NODE, "ready", TIMEOUT_MS), 0);
 }
 END_TEST
 

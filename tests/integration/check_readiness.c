@@ -110,7 +110,7 @@ static void wait_status(const char *expected)
 
 static void wait_frontend_state(const char *state)
 {
-    ck_assert_int_eq(xs_wait_value(frontend, NODE, NODE "/state", state, TIMEOUT_MS), 0);
+    ck_assert_int_eq(xs_wait_settled(frontend, NODE, state, TIMEOUT_MS), 0);
 }
 
 static void bring_all_up(void)

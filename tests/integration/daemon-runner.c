@@ -245,6 +245,48 @@ int xs_write_string(struct xs_handle *handle, const char *path, const char *valu
     return xs_write(handle, XBT_NULL, path, value, (unsigned int)strlen(value)) ? 0 : -errno;
 }
 
+/* A node is settled when its generation's parity names its state. */
+static bool node_settled_in(struct xs_handle *handle, const char *node, const char *state)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/state", node);
+    char *value = xs_read_string(handle, path);
+    snprintf(path, sizeof(path), "%s/generation", node);
+    char *generation = xs_read_string(handle, path);
+    bool settled = value && generation && strcmp(value, state) == 0
+                   && strtoull(generation, NULL, 10) % 2 == (strcmp(state, "ready") == 0 ? 0u : 1u);
+    free(value);
+    free(generation);
+    return settled;
+}
+
+int xs_wait_settled(struct xs_handle *handle, const char *node, const char *state,
+                    int timeout_ms)
+{
+    if (!xs_watch(handle, node, "settled"))
+        return -errno;
+    long long deadline = now_ms() + timeout_ms;
+    int r = -ETIMEDOUT;
+    for (;;) {
+        if (node_settled_in(handle, node, state)) {
+            r = 0;
+            break;
+        }
+        long long left = deadline - now_ms();
+        struct pollfd pollfd = {.fd = xs_fileno(handle), .events = POLLIN};
+        if (left <= 0 || poll(&pollfd, 1, (int)left) <= 0)
+            break;
+        char **event;
+        while ((event = xs_check_watch(handle)))
+            free(event);
+    }
+    xs_unwatch(handle, node, "settled");
+    char **event;
+    while ((event = xs_check_watch(handle)))
+        free(event);
+    return r;
+}
+
 int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *value_path,
                   const char *expected, int timeout_ms)
 {

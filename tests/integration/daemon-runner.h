@@ -62,6 +62,11 @@ char *xs_read_string(struct xs_handle *handle, const char *path);
  * removed again before returning. */
 int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *value_path,
                   const char *expected, int timeout_ms);
+/* Watches a bridge node and waits until it is settled in state: "state" is
+ * state and "generation" has the parity that goes with it (the daemon writes
+ * state first, then generation). -ETIMEDOUT after timeout_ms. */
+int xs_wait_settled(struct xs_handle *handle, const char *node, const char *state,
+                    int timeout_ms);
 /* Writes value as the domain behind handle. */
 int xs_write_string(struct xs_handle *handle, const char *path, const char *value);
 
