@@ -62,11 +62,7 @@ static struct xs_handle *domd;
 static void start(const char *const *args)
 {
     ck_assert_int_eq(harness_start(&harness, NULL), 0);
-    ck_assert_int_eq(harness_introduce(harness, DOMD, "domd"), 0);
-    ck_assert_int_eq(harness_introduce(harness, FRONTEND, "domu1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/1/device-model", "n1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/1/backend", "n1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5"), 0);
+    ck_assert_int_eq(toolstack_setup(harness, DOMD, FRONTEND), 0);
     domd = harness_open(harness, DOMD);
     ck_assert_ptr_nonnull(domd);
     ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);

@@ -30,11 +30,8 @@ static void setup_with(const char *const *xenstored_args)
 {
     struct harness_options options = {.xenstored_args = xenstored_args};
     ck_assert_int_eq(harness_start(&harness, &options), 0);
-    ck_assert_int_eq(harness_introduce(harness, DOMD, "domd"), 0);
-    ck_assert_int_eq(harness_introduce(harness, FRONTEND, "domu1"), 0);
+    ck_assert_int_eq(toolstack_setup(harness, DOMD, FRONTEND), 0);
     ck_assert_int_eq(harness_introduce(harness, BYSTANDER, "other"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/1/device-model", "n1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5"), 0);
     ck_assert_ptr_nonnull(domd = harness_open(harness, DOMD));
     ck_assert_ptr_nonnull(frontend = harness_open(harness, FRONTEND));
     ck_assert_ptr_nonnull(dom0 = harness_open(harness, 0));

@@ -63,11 +63,7 @@ static struct xs_handle *domd, *frontend;
 static void setup(void)
 {
     ck_assert_int_eq(harness_start(&harness, NULL), 0);
-    ck_assert_int_eq(harness_introduce(harness, DOMD, "domd"), 0);
-    ck_assert_int_eq(harness_introduce(harness, FRONTEND, "domu1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/1/device-model", "n1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/1/backend", "n1"), 0);
-    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5"), 0);
+    ck_assert_int_eq(toolstack_setup(harness, DOMD, FRONTEND), 0);
     domd = harness_open(harness, DOMD);
     frontend = harness_open(harness, FRONTEND);
     ck_assert_ptr_nonnull(domd);

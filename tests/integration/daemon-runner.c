@@ -25,6 +25,23 @@ static long long now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+int toolstack_setup(struct harness *harness, unsigned int domd, unsigned int frontend)
+{
+    char path[64], perms[32];
+    int r = harness_introduce(harness, domd, "domd");
+    if (r == 0)
+        r = harness_introduce(harness, frontend, "domu1");
+    const char *const owned[] = {"device-model", "backend"};
+    snprintf(perms, sizeof(perms), "n%u", domd);
+    for (size_t i = 0; r == 0 && i < sizeof(owned) / sizeof(owned[0]); i++) {
+        snprintf(path, sizeof(path), "/local/domain/%u/%s", domd, owned[i]);
+        r = harness_set_permissions(harness, path, perms);
+    }
+    snprintf(path, sizeof(path), "/local/domain/%u/xenready", frontend);
+    snprintf(perms, sizeof(perms), "n%u r%u", domd, frontend);
+    return r == 0 ? harness_set_permissions(harness, path, perms) : r;
+}
+
 int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, unsigned int domid,
                        const char *config)
 {
@@ -245,17 +262,63 @@ int xs_write_string(struct xs_handle *handle, const char *path, const char *valu
     return xs_write(handle, XBT_NULL, path, value, (unsigned int)strlen(value)) ? 0 : -errno;
 }
 
-/* A node is settled when its generation's parity names its state. */
-static bool node_settled_in(struct xs_handle *handle, const char *node, const char *state)
+/* Watches watch_path through handle and waits until done(handle, context)
+ * says so, re-checking once at the start and after every event (events carry
+ * no value). The watch is removed again before returning. */
+static int xs_wait_until(struct xs_handle *handle, const char *watch_path,
+                         bool (*done)(struct xs_handle *handle, const void *context),
+                         const void *context, int timeout_ms)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/state", node);
-    char *value = xs_read_string(handle, path);
-    snprintf(path, sizeof(path), "%s/generation", node);
-    char *generation = xs_read_string(handle, path);
-    bool settled = value && generation && strcmp(value, state) == 0
-                   && strtoull(generation, NULL, 10) % 2 == (strcmp(state, "ready") == 0 ? 0u : 1u);
+    if (!xs_watch(handle, watch_path, "runner"))
+        return -errno;
+    long long deadline = now_ms() + timeout_ms;
+    int r = -ETIMEDOUT;
+    char **event;
+    for (;;) {
+        if (done(handle, context)) {
+            r = 0;
+            break;
+        }
+        long long left = deadline - now_ms();
+        struct pollfd pollfd = {.fd = xs_fileno(handle), .events = POLLIN};
+        if (left <= 0 || poll(&pollfd, 1, (int)left) <= 0)
+            break;
+        while ((event = xs_check_watch(handle)))
+            free(event);
+    }
+    xs_unwatch(handle, watch_path, "runner");
+    while ((event = xs_check_watch(handle)))
+        free(event);
+    return r;
+}
+
+struct expected_value {
+    const char *path;
+    const char *value;
+};
+
+static bool value_is(struct xs_handle *handle, const void *context)
+{
+    const struct expected_value *expected = context;
+    char *value = xs_read_string(handle, expected->path);
+    bool equal = value && strcmp(value, expected->value) == 0;
     free(value);
+    return equal;
+}
+
+/* A node is settled in a state when its generation's parity names it. */
+static bool node_settled(struct xs_handle *handle, const void *context)
+{
+    const struct expected_value *expected = context;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/state", expected->path);
+    char *state = xs_read_string(handle, path);
+    snprintf(path, sizeof(path), "%s/generation", expected->path);
+    char *generation = xs_read_string(handle, path);
+    bool ready = strcmp(expected->value, "ready") == 0;
+    bool settled = state && generation && strcmp(state, expected->value) == 0
+                   && strtoull(generation, NULL, 10) % 2 == (ready ? 0u : 1u);
+    free(state);
     free(generation);
     return settled;
 }
@@ -263,59 +326,15 @@ static bool node_settled_in(struct xs_handle *handle, const char *node, const ch
 int xs_wait_settled(struct xs_handle *handle, const char *node, const char *state,
                     int timeout_ms)
 {
-    if (!xs_watch(handle, node, "settled"))
-        return -errno;
-    long long deadline = now_ms() + timeout_ms;
-    int r = -ETIMEDOUT;
-    for (;;) {
-        if (node_settled_in(handle, node, state)) {
-            r = 0;
-            break;
-        }
-        long long left = deadline - now_ms();
-        struct pollfd pollfd = {.fd = xs_fileno(handle), .events = POLLIN};
-        if (left <= 0 || poll(&pollfd, 1, (int)left) <= 0)
-            break;
-        char **event;
-        while ((event = xs_check_watch(handle)))
-            free(event);
-    }
-    xs_unwatch(handle, node, "settled");
-    char **event;
-    while ((event = xs_check_watch(handle)))
-        free(event);
-    return r;
+    struct expected_value expected = {.path = node, .value = state};
+    return xs_wait_until(handle, node, node_settled, &expected, timeout_ms);
 }
 
 int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *value_path,
                   const char *expected, int timeout_ms)
 {
-    if (!xs_watch(handle, watch_path, "runner"))
-        return -errno;
-    long long deadline = now_ms() + timeout_ms;
-    int r = -ETIMEDOUT;
-    for (;;) {
-        /* Re-read after every event (and once at the start): events carry no value. */
-        char *value = xs_read_string(handle, value_path);
-        bool equal = value && strcmp(value, expected) == 0;
-        free(value);
-        if (equal) {
-            r = 0;
-            break;
-        }
-        long long left = deadline - now_ms();
-        struct pollfd pollfd = {.fd = xs_fileno(handle), .events = POLLIN};
-        if (left <= 0 || poll(&pollfd, 1, (int)left) <= 0)
-            break;
-        char **event;
-        while ((event = xs_check_watch(handle)))
-            free(event);
-    }
-    xs_unwatch(handle, watch_path, "runner");
-    char **event;
-    while ((event = xs_check_watch(handle)))
-        free(event);
-    return r;
+    struct expected_value wanted = {.path = value_path, .value = expected};
+    return xs_wait_until(handle, watch_path, value_is, &wanted, timeout_ms);
 }
 
 int integration_main(Suite *suite, const char *skip_reason)

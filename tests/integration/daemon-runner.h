@@ -28,6 +28,12 @@ struct daemon_runner {
     void *child_data;
 };
 
+/* What a toolstack sets up for a driver domain and one frontend, as
+ * xenreadyd(8) documents: both introduced ("domd", "domu1"), DomD's
+ * device-model and backend directories owned by DomD, and the frontend's
+ * xenready directory owned by DomD and readable by the frontend. */
+int toolstack_setup(struct harness *harness, unsigned int domd, unsigned int frontend);
+
 /* Writes config text to a file in the harness directory; the runner keeps
  * its path for daemon_runner_start(). */
 int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, unsigned int domid,
