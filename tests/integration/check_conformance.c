@@ -86,7 +86,7 @@ END_TEST
 
 int main(void)
 {
-    const struct scene_case cases[] = {
+    const struct integration_case cases[] = {
         {"xenstore_node", xenstore_node},
         {"event_channel", event_channel},
     };

@@ -489,10 +489,7 @@ END_TEST
 static Suite *control_suite(void)
 {
     Suite *suite = suite_create("control");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const struct integration_case cases[] = {
         {"refused", other_users_are_refused},
         {"group", control_group_member_through_a_supplementary_group},
         {"broken requests", broken_requests_get_errors_and_disturb_no_one},
@@ -501,13 +498,7 @@ static Suite *control_suite(void)
         {"wait exit codes", wait_exit_codes},
         {"wait held", wait_is_answered_when_the_bridge_becomes_ready},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tcase = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tcase, NULL, teardown);
-        tcase_set_timeout(tcase, 60);
-        tcase_add_test(tcase, cases[i].test);
-        suite_add_tcase(suite, tcase);
-    }
+    integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), NULL, teardown);
     return suite;
 }
 

@@ -303,7 +303,7 @@ END_TEST
 
 int main(void)
 {
-    const struct scene_case cases[] = {
+    const struct integration_case cases[] = {
         {"port_published_before_first_notification", port_published_before_first_notification},
         {"one_notification_per_transition", one_notification_per_transition},
         {"republished_after_daemon_restart", republished_after_daemon_restart},

@@ -514,21 +514,12 @@ static Suite *probes_suite(void)
     tcase_add_loop_test(tcase, socket_readiness_follows_the_backend, 0, 2);
     tcase_add_loop_test(tcase, attached_backend_without_listener_is_ready, 0, 2);
     suite_add_tcase(suite, tcase);
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const struct integration_case cases[] = {
         {"unit", unit_probe_follows_active_state},
         {"bus unavailable", unavailable_bus_waits_and_reconnects},
         {"mixed bridge", mixed_bridge_needs_every_backend},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tcase = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tcase, NULL, teardown);
-        tcase_set_timeout(tcase, 60);
-        tcase_add_test(tcase, cases[i].test);
-        suite_add_tcase(suite, tcase);
-    }
+    integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), NULL, teardown);
     return suite;
 }
 

@@ -309,10 +309,7 @@ END_TEST
 static Suite *readiness_suite(void)
 {
     Suite *suite = suite_create("readiness");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const struct integration_case cases[] = {
         {"first scan", node_exists_from_first_scan},
         {"aggregation", signalled_only_after_the_third_backend},
         {"withdrawal", backend_going_away_withdraws},
@@ -323,13 +320,7 @@ static Suite *readiness_suite(void)
         {"status", status_command_shows_the_table},
         {"watch quota", two_hundred_backends_within_the_default_watch_quota},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tcase = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tcase, NULL, teardown);
-        tcase_set_timeout(tcase, 60);
-        tcase_add_test(tcase, cases[i].test);
-        suite_add_tcase(suite, tcase);
-    }
+    integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), NULL, teardown);
     return suite;
 }
 

@@ -338,10 +338,7 @@ END_TEST
 static Suite *service_suite(void)
 {
     Suite *suite = suite_create("service");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
+    const struct integration_case cases[] = {
         {"ready after scan", ready_only_after_the_first_scan},
         {"status", status_follows_each_change},
         {"reload", reload_applies_a_new_configuration},
@@ -352,13 +349,7 @@ static Suite *service_suite(void)
         {"stderr prefixes", stderr_lines_carry_priority_prefixes},
         {"log level", log_level_filters},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tcase = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tcase, setup, teardown);
-        tcase_set_timeout(tcase, 60);
-        tcase_add_test(tcase, cases[i].test);
-        suite_add_tcase(suite, tcase);
-    }
+    integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown);
     return suite;
 }
 

@@ -98,7 +98,7 @@ END_TEST
 
 int main(void)
 {
-    const struct scene_case cases[] = {
+    const struct integration_case cases[] = {
         {"refused_as_unprivileged_domd", refused_as_unprivileged_domd},
         {"written_as_dom0", written_as_dom0},
     };

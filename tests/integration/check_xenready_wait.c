@@ -216,7 +216,7 @@ END_TEST
 
 int main(void)
 {
-    const struct scene_case cases[] = {
+    const struct integration_case cases[] = {
         {"exits_0_when_ready_and_runs_the_action_once", exits_0_when_ready_and_runs_the_action_once},
         {"already_ready", already_ready},
         {"timeout_is_reported", timeout_is_reported},

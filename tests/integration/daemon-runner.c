@@ -337,6 +337,18 @@ int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *
     return xs_wait_until(handle, watch_path, value_is, &wanted, timeout_ms);
 }
 
+void integration_add_cases(Suite *suite, const struct integration_case *cases, size_t count,
+                           void (*setup)(void), void (*teardown)(void))
+{
+    for (size_t i = 0; i < count; i++) {
+        TCase *tcase = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tcase, setup, teardown);
+        tcase_set_timeout(tcase, 60);
+        tcase_add_test(tcase, cases[i].test);
+        suite_add_tcase(suite, tcase);
+    }
+}
+
 int integration_main(Suite *suite, const char *skip_reason)
 {
     struct harness *probe = NULL;

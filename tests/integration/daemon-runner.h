@@ -76,6 +76,16 @@ int xs_wait_settled(struct xs_handle *handle, const char *node, const char *stat
 /* Writes value as the domain behind handle. */
 int xs_write_string(struct xs_handle *handle, const char *path, const char *value);
 
+struct integration_case {
+    const char *name;
+    const TTest *test;
+};
+
+/* Adds one TCase per case to suite, each with the fixture (setup may be NULL)
+ * checked around it, in the forked test process. */
+void integration_add_cases(Suite *suite, const struct integration_case *cases, size_t count,
+                           void (*setup)(void), void (*teardown)(void));
+
 /*
  * main() of an integration test: runs suite (taken over) and returns the exit
  * status for CTest. Exits 77 (skipped, reason printed) when the real

@@ -118,21 +118,10 @@ static inline void scene_wait_status(const char *expected)
 #define STATUS_READY "1/1 bridges ready"
 
 /* Adds one TCase per test, each with a fresh scene. */
-struct scene_case {
-    const char *name;
-    const TTest *test;
-};
-
-static inline Suite *scene_suite(const char *name, const struct scene_case *cases, size_t count)
+static inline Suite *scene_suite(const char *name, const struct integration_case *cases, size_t count)
 {
     Suite *suite = suite_create(name);
-    for (size_t i = 0; i < count; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, scene_setup, scene_teardown);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(suite, tc);
-    }
+    integration_add_cases(suite, cases, count, scene_setup, scene_teardown);
     return suite;
 }
 
