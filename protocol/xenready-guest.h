@@ -113,6 +113,16 @@
  * so DomD sends nothing then (it logs it). An event raised before the guest
  * bound stays pending in Xen and is delivered when the guest binds. A
  * restarted daemon whose bridge is ready notifies again; a guest acts once.
+ * The guest's domain node needs xen,enhanced = "no-xenstore" (event
+ * channels, no xenstore) or "enabled".
+ *
+ * Node order: Xen 4.17 creates a static channel when it meets the first of
+ * its two nodes in /chosen, binds the other end to it, and leaves an event
+ * pending on that other end, which a guest would take for "ready" at boot.
+ * So the frontend's node (its xen,domain node, with the xen,evtchn-v1
+ * child) must come before DomD's node (or, with dom0 as DomD, before dom0's
+ * xen,evtchn-v1 nodes directly under /chosen): DomD gets the stray event and
+ * ignores it.
  *
  * sysrq (compatibility only)
  * --------------------------

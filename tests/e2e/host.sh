@@ -61,36 +61,32 @@ apt_private_update() {
 # kernel:SUITE stands for the image linux-image-ARCH depends on in SUITE
 # (kernel: for the default candidate).
 fetch_packages() {
+    [ -s "$cache/apt-$1/sources.list" ] || apt_private_update "$1"
+    # Lists older than a security update name versions the mirror no longer
+    # has: refresh them once, resolve again and retry.
+    download_packages "$@" || { apt_private_update "$1" && download_packages "$@"; } ||
+        die "apt-get download ($1) failed"
+}
+download_packages() {
     local arch=$1 dir=$2 package wanted=() names=()
     shift 2
     mkdir -p "$dir"
-    [ -s "$cache/apt-$arch/sources.list" ] || apt_private_update "$arch"
     for package in "$@"; do
         case "$package" in kernel:*) package=$(kernel_package "$arch" "${package#kernel:}") ;; esac
+        [ -n "$package" ] || return 1
         names+=("$package")
         ls "$dir/${package}"_*.deb >/dev/null 2>&1 || wanted+=("$package")
     done
     printf '%s\n' "${names[@]}" >"$dir/.names"
     [ "${#wanted[@]}" -eq 0 ] && return 0
     say "downloading ($arch) ${wanted[*]}"
-    # shellcheck disable=SC2046
-    download() { (cd "$dir" && apt-get -q $(apt_options "$arch") download "${wanted[@]}" >/dev/null); }
-    # Lists older than a security update name versions the mirror no longer
-    # has: refresh them once and try again.
-    download || { apt_private_update "$arch" && download; } ||
-        die "apt-get download ($arch) ${wanted[*]} failed"
+    # shellcheck disable=SC2046 # the options are words without blanks
+    (cd "$dir" && apt-get -q $(apt_options "$arch") download "${wanted[@]}" >/dev/null)
 }
 kernel_package() {
-    local name
     # shellcheck disable=SC2046
-    resolve() {
-        apt-cache $(apt_options "$1") depends "linux-image-$1${2:+/$2}" 2>/dev/null |
-            awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
-    }
-    name=$(resolve "$1" "$2")
-    [ -n "$name" ] || { apt_private_update "$1"; name=$(resolve "$1" "$2"); }
-    [ -n "$name" ] || die "cannot resolve linux-image-$1 in $2"
-    echo "$name"
+    apt-cache $(apt_options "$1") depends "linux-image-$1${2:+/$2}" 2>/dev/null |
+        awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
 }
 
 # unpack_packages DIR ROOT [PATTERN...]: unpacks every package fetched into
