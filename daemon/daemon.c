@@ -134,12 +134,16 @@ static void daemon_on_backend(struct backend *backend, void *userdata)
     daemon_schedule_status(userdata);
 }
 
-/* Closes every event source built from the model (probes, signallers, the
- * xenstore connection and with it all its watches). Bridge nodes stay. */
+/* Closes every event source built from the model (probes, signallers and,
+ * unless keep_connection, the xenstore connection and with it all its
+ * watches). Bridge nodes stay. A reload keeps the connection: the watches
+ * the new model needs again are taken over as they are (xen/xenstore.h). */
 static void daemon_backend_probes_stop(struct daemon *daemon);
 
-static void daemon_sources_stop(struct daemon *daemon)
+static void daemon_sources_stop(struct daemon *daemon, bool keep_connection)
 {
+    if (keep_connection && daemon->xenstore)
+        xenstore_watches_release(daemon->xenstore);
     daemon_backend_probes_stop(daemon);
     domains_free(daemon->domains);
     daemon->domains = NULL;
@@ -149,10 +153,12 @@ static void daemon_sources_stop(struct daemon *daemon)
     daemon->sysrq_signaller = daemon->static_evtchn_signaller = daemon->evtchn_signaller = NULL;
     signaller_free(daemon->xenstore_signaller);
     probe_free(daemon->xenstore_probe);
-    xenstore_close(daemon->xenstore);
     daemon->xenstore_signaller = NULL;
     daemon->xenstore_probe = NULL;
-    daemon->xenstore = NULL;
+    if (!keep_connection) {
+        xenstore_close(daemon->xenstore);
+        daemon->xenstore = NULL;
+    }
 }
 
 /* A frontend came or went (@introduceDomain, @releaseDomain): every signaller
@@ -250,16 +256,54 @@ static void daemon_backend_probes_stop(struct daemon *daemon)
 
 static void daemon_on_xenstore_lost(void *userdata);
 
-/* Connects, builds probes and signallers for daemon->model, arms every watch,
- * does the first full scan and publication. Shared by start and reload. */
+/* A node was made again, or a key another signaller keeps in it changed. */
+static void daemon_on_node_refresh(struct bridge *bridge, void *userdata)
+{
+    struct signaller *signallers[4];
+    size_t count = daemon_signallers(userdata, signallers, 4);
+    for (size_t i = 0; i < count; i++)
+        if (signallers[i]->ops->refresh)
+            signallers[i]->ops->refresh(signallers[i], bridge);
+}
+
+/* After each batch of xenstore events: xenstored never says that room
+ * returned, so what it refused is tried again now, on an event, never on a
+ * timer. After a refusal for lack of memory, xenstored may have dropped our
+ * watch events too (it does so silently at a domain's memory quota): every
+ * backend is read again. */
+static void daemon_on_xenstore_batch(void *userdata)
+{
+    struct daemon *daemon = userdata;
+    if (xenstore_take_memory_shortage(daemon->xenstore)) {
+        log_message(LOG_WARNING, "xenstored refused a request of mine for lack of memory "
+                    "(domain %u's memory quota, xenstored -Q memory, looks used up): watch "
+                    "events may have been dropped; reading every backend again",
+                    xenstore_domid(daemon->xenstore));
+        daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
+    }
+    struct signaller *signallers[4];
+    size_t count = daemon_signallers(daemon, signallers, 4);
+    for (size_t i = 0; i < count; i++)
+        if (signallers[i]->ops->retry)
+            signallers[i]->ops->retry(signallers[i]);
+}
+
+/* Connects (unless a reload kept the connection), builds probes and
+ * signallers for daemon->model, arms every watch, does the first full scan
+ * and publication. Shared by start, reload and reconnection. */
 static int daemon_sources_start(struct daemon *daemon)
 {
     struct model *model = daemon->model;
-    int r = xenstore_open(&daemon->xenstore, daemon->loop);
-    if (r < 0)
-        return r;
-    log_message(LOG_INFO, "connected to xenstore as domain %u", xenstore_domid(daemon->xenstore));
-    xenstore_set_lost_callback(daemon->xenstore, daemon_on_xenstore_lost, daemon);
+    int r = 0;
+    if (!daemon->xenstore) {
+        r = xenstore_open(&daemon->xenstore, daemon->loop);
+        if (r < 0)
+            return r;
+        log_message(LOG_INFO, "connected to xenstore as domain %u",
+                    xenstore_domid(daemon->xenstore));
+        xenstore_set_lost_callback(daemon->xenstore, daemon_on_xenstore_lost, daemon);
+        xenstore_set_batch_callback(daemon->xenstore, daemon_on_xenstore_batch, daemon);
+    }
 
     r = xenstore_probe_new(&daemon->xenstore_probe, model, daemon->xenstore);
     for (size_t i = 0; r == 0 && i < model->backend_count; i++)
@@ -267,7 +311,8 @@ static int daemon_sources_start(struct daemon *daemon)
             r = daemon->xenstore_probe->ops->add_backend(daemon->xenstore_probe,
                                                          model->backends[i]);
     if (r == 0)
-        r = xenstore_signaller_new(&daemon->xenstore_signaller, daemon->xenstore);
+        r = xenstore_signaller_new(&daemon->xenstore_signaller, daemon->xenstore,
+                                   daemon_on_node_refresh, daemon);
     for (size_t i = 0; r == 0 && i < model->bridge_count; i++)
         if (model->bridges[i]->signal_methods & SIGNAL_XENSTORE)
             r = daemon->xenstore_signaller->ops->add_bridge(daemon->xenstore_signaller,
@@ -278,13 +323,18 @@ static int daemon_sources_start(struct daemon *daemon)
         return r;
 
     /* Watches first, then one full scan: a change racing with the scan is
-     * either read by it or announced by an event after it. */
+     * either read by it or announced by an event after it. In order of need
+     * when xenstored's watch quota is short: backends, domains, then the
+     * frontends' directories (which only repair nodes removed under us). */
     r = daemon->xenstore_probe->ops->arm(daemon->xenstore_probe);
     if (r == 0)
         r = domains_new(&daemon->domains, daemon->xenstore, model, daemon_on_domain_change,
                         daemon);
+    if (r == 0)
+        r = xenstore_signaller_arm(daemon->xenstore_signaller);
     if (r < 0)
         return r;
+    xenstore_watches_drop_released(daemon->xenstore);
     xenstore_discard_events(daemon->xenstore);
     r = daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
     if (r == 0)
@@ -344,7 +394,7 @@ static void daemon_on_xenstore_lost(void *userdata)
 static void daemon_on_reconnect(struct ev_loop *loop, ev_timer *timer, int revents)
 {
     struct daemon *daemon = timer->data;
-    daemon_sources_stop(daemon);
+    daemon_sources_stop(daemon, false);
     int r = daemon_sources_start(daemon);
     if (r == 0) {
         log_message(LOG_NOTICE, "reconnected to xenstore: watches armed again, nodes published");
@@ -353,7 +403,7 @@ static void daemon_on_reconnect(struct ev_loop *loop, ev_timer *timer, int reven
         daemon_update_status(daemon);
         return;
     }
-    daemon_sources_stop(daemon);
+    daemon_sources_stop(daemon, false);
     double first = RECONNECT_FIRST_MS / 1000.0, cap = RECONNECT_MAX_MS / 1000.0;
     daemon->reconnect_delay = daemon->reconnect_delay ? daemon->reconnect_delay * 2 : first;
     if (daemon->reconnect_delay > cap)
@@ -409,8 +459,9 @@ int daemon_reload(struct daemon *daemon, struct config_report *report)
     config_report_clear(&local);
 
     /* The new model replaces the old one wholesale; the signallers adopt the
-     * nodes they find, so a bridge whose state is unchanged is not rewritten. */
-    daemon_sources_stop(daemon);
+     * nodes they find, so a bridge whose state is unchanged is not rewritten.
+     * The connection stays, and with it the watches still needed. */
+    daemon_sources_stop(daemon, true);
     struct model *old = daemon->model;
     daemon->model = model;
     r = daemon_sources_start(daemon);
@@ -515,7 +566,7 @@ void daemon_finish(struct daemon *daemon)
     }
     control_server_free(daemon->control);
     daemon->control = NULL;
-    daemon_sources_stop(daemon);
+    daemon_sources_stop(daemon, false);
     model_free(daemon->model);
     free(daemon->status_line);
     if (daemon->loop)

@@ -35,6 +35,9 @@ struct subtree {
     size_t backend_capacity;
     struct watched_backend **by_path;   /* sorted with path_compare(), built by arm */
     struct xenstore_probe *probe;
+    /* Why xenstored does not watch it (no room), NULL once it does: its
+     * backends are not ready, since nothing would tell of their changes. */
+    char *watch_error;
 };
 
 struct xenstore_probe {
@@ -88,7 +91,15 @@ static void probe_read_backend(struct xenstore_probe *probe, struct watched_back
     int r = xenstore_read(probe->xenstore, watched->path, &value, &length);
     char detail[256];
     bool ready = false;
-    if (r == -ENOENT) {
+    if (r < 0 && xenstore_error_is_room(r)) {
+        /* Says nothing about the backend: the last observation stands (the
+         * daemon reads every backend again after the next batch of events). */
+        free(value);
+        if (backend->probe_ready)
+            return;
+        snprintf(detail, sizeof(detail), "cannot read %s: %s%s; read again after the next "
+                 "xenstore event", watched->path, strerror(-r), xenstore_error_hint(r));
+    } else if (r == -ENOENT) {
         snprintf(detail, sizeof(detail), "%s does not exist", watched->path);
     } else if (r < 0) {
         snprintf(detail, sizeof(detail), "cannot read %s: %s", watched->path, strerror(-r));
@@ -146,6 +157,14 @@ static int compare_by_position(const void *a, const void *b)
 static void subtree_on_event(const char *path, void *userdata)
 {
     struct subtree *subtree = userdata;
+    if (subtree->watch_error) {
+        /* Armed at last; this is the event xenstored fires on every new watch,
+         * on the root itself, so every backend below is read now. */
+        log_message(LOG_NOTICE, "watching %s now for %zu backend(s)", subtree->root,
+                    subtree->backend_count);
+        free(subtree->watch_error);
+        subtree->watch_error = NULL;
+    }
     /* The first backend whose key does not sort before path. */
     size_t low = 0, high = subtree->backend_count;
     while (low < high) {
@@ -243,6 +262,18 @@ static int xenstore_probe_arm(struct probe *base)
         qsort(subtree->by_path, subtree->backend_count, sizeof(*subtree->by_path),
               compare_by_path);
         int r = xenstore_watch(probe->xenstore, subtree->root, subtree_on_event, subtree);
+        if (r < 0 && xenstore_error_is_room(r)) {
+            /* The other subtrees still work; this one waits for room. */
+            if (asprintf(&subtree->watch_error, "not watched: xenstored refused a watch on %s: "
+                         "%s%s; tried again after the next xenstore event or reload",
+                         subtree->root, strerror(-r), xenstore_error_hint(r)) < 0)
+                subtree->watch_error = NULL;
+            log_message(LOG_ERR, "cannot watch %s in xenstore: %s%s; its %zu backend(s) count "
+                        "as not ready until it is watched (tried again after each batch of "
+                        "xenstore events and at reload)", subtree->root, strerror(-r),
+                        xenstore_error_hint(r), subtree->backend_count);
+            continue;
+        }
         if (r < 0) {
             log_message(LOG_ERR, "cannot watch %s in xenstore: %s", subtree->root, strerror(-r));
             return r;
@@ -256,9 +287,17 @@ static int xenstore_probe_arm(struct probe *base)
 static int xenstore_probe_scan(struct probe *base)
 {
     struct xenstore_probe *probe = to_xenstore_probe(base);
-    for (size_t i = 0; i < probe->subtree_count; i++)
-        for (size_t j = 0; j < probe->subtrees[i].backend_count; j++)
-            probe_read_backend(probe, &probe->subtrees[i].backends[j]);
+    for (size_t i = 0; i < probe->subtree_count; i++) {
+        struct subtree *subtree = &probe->subtrees[i];
+        for (size_t j = 0; j < subtree->backend_count; j++) {
+            /* Read now, it could change unseen: not ready until watched. */
+            if (subtree->watch_error)
+                model_set_backend_ready(probe->probe.model, subtree->backends[j].backend, false,
+                                        subtree->watch_error);
+            else
+                probe_read_backend(probe, &subtree->backends[j]);
+        }
+    }
     return 0;
 }
 
@@ -271,6 +310,7 @@ static void xenstore_probe_free(struct probe *base)
         free(probe->subtrees[i].backends);
         free(probe->subtrees[i].by_path);
         free(probe->subtrees[i].root);
+        free(probe->subtrees[i].watch_error);
     }
     free(probe->subtrees);
     free(probe);

@@ -178,6 +178,43 @@ static void evtchn_signaller_frontend_changed(struct signaller *base, struct fro
     }
 }
 
+/* The node was made again, or its event-channel key changed: the key is
+ * written again (a new binding for the guest) only when it no longer holds
+ * our port; our own writes come back here and change nothing. */
+static void evtchn_signaller_refresh(struct signaller *base, struct bridge *bridge)
+{
+    struct evtchn_signaller *signaller = to_evtchn_signaller(base);
+    struct signal_slot *slot = signal_slots_find(&signaller->slots, bridge);
+    if (!slot || slot->bridge->frontend->absent || slot->port < 0)
+        return;
+    if (slot->published) {
+        char port[16], *value = NULL;
+        unsigned int length;
+        snprintf(port, sizeof(port), "%d", slot->port);
+        int r = xenstore_read(signaller->xenstore, slot->target, &value, &length);
+        bool holds = r == 0 && strcmp(value, port) == 0;
+        free(value);
+        if (holds || (r < 0 && r != -ENOENT))
+            return;
+        log_bridge(LOG_NOTICE, slot->bridge, NULL, "bridge %s: %s no longer holds port %d; "
+                   "writing it again", slot->bridge->name, slot->target, slot->port);
+    }
+    slot->published = false;
+    slot_establish(signaller, slot);
+}
+
+/* A port whose number could not be written (xenstored had no room). */
+static void evtchn_signaller_retry(struct signaller *base)
+{
+    struct evtchn_signaller *signaller = to_evtchn_signaller(base);
+    for (size_t i = 0; i < signaller->slots.count; i++) {
+        struct signal_slot *slot = &signaller->slots.slots[i];
+        if (slot->bridge && !slot->bridge->frontend->absent && slot->port >= 0
+            && !slot->published)
+            slot_establish(signaller, slot);
+    }
+}
+
 static void evtchn_signaller_free(struct signaller *base)
 {
     struct evtchn_signaller *signaller = to_evtchn_signaller(base);
@@ -197,6 +234,8 @@ static const struct signaller_ops evtchn_signaller_ops = {
     .report = evtchn_signaller_report,
     .free = evtchn_signaller_free,
     .frontend_changed = evtchn_signaller_frontend_changed,
+    .refresh = evtchn_signaller_refresh,
+    .retry = evtchn_signaller_retry,
 };
 
 int evtchn_signaller_new(struct signaller **out, struct ev_loop *loop, struct xenstore *xenstore)

@@ -39,6 +39,13 @@ struct signaller_ops {
      * bridges are dropped or made again. */
     void (*frontend_changed)(struct signaller *signaller, struct frontend *frontend,
                              bool present);
+    /* Optional: the bridge's xenstore node was made again, or a key this
+     * signaller keeps in it changed under it; write again what is missing
+     * or different (and nothing else: its own writes come back here). */
+    void (*refresh)(struct signaller *signaller, struct bridge *bridge);
+    /* Optional: after each batch of xenstore events, try again what
+     * xenstored refused for lack of room (it never says room returned). */
+    void (*retry)(struct signaller *signaller);
 };
 
 struct signaller {

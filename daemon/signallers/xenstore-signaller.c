@@ -21,13 +21,56 @@
 
 enum published { PUBLISHED_NOTHING = -1 };
 
+/* What a watch event on a node names: the node itself or one of its keys. */
+enum node_part {
+    PART_NODE,
+    PART_STATE,
+    PART_GENERATION,
+    PART_VERSION,
+    PART_BACKEND_ID,
+    PART_DEVICE_TREE_PATH,
+    PART_OTHER,
+};
+
+/* The watch reports our own writes back like anyone else's, in the order
+ * they were made. Each successful change of ours is noted here, and an event
+ * that is first in line is taken as its echo, without a read: the watch costs
+ * no round trip on the signal path. Anything else is checked by reading. An
+ * echo xenstored dropped leaves the line stuck: later events are then all
+ * checked (still right, only slower) until it overflows and starts afresh. */
+enum { ECHOES_MAX = 16 };
+
+struct echoes {
+    unsigned char parts[ECHOES_MAX];
+    unsigned char first, count;
+};
+
+struct frontend_watch;
+
 struct bridge_node {
     struct bridge *bridge;
+    struct frontend_watch *watch;  /* its frontend's directory; NULL before arm */
     char *path;                  /* /local/domain/<fe>/xenready/<id> */
     int published;               /* enum bridge_state, or PUBLISHED_NOTHING */
-    uint64_t generation;
+    uint64_t generation;         /* the last one written */
     bool usable;                 /* exists and is ours */
+    bool stale;                  /* state and generation to be written even if unchanged */
+    bool retry;                  /* refused for lack of room: tried after the next batch */
     char *error;
+    struct echoes echoes;
+};
+
+/* One watch per frontend, on its xenready directory: it reports a node
+ * removed (the event names the node), a key changed or removed, permissions
+ * changed, and the directory itself going or coming. */
+struct frontend_watch {
+    struct xenstore_signaller *signaller;
+    struct frontend *frontend;
+    char *path;                  /* /local/domain/<fe>/xenready */
+    struct bridge_node **nodes;
+    size_t node_count;
+    bool armed;
+    char *error;                 /* why it is not armed */
 };
 
 struct xenstore_signaller {
@@ -35,6 +78,10 @@ struct xenstore_signaller {
     struct xenstore *xenstore;
     struct bridge_node *nodes;   /* indexed by bridge->index */
     size_t node_count;
+    struct frontend_watch **watches;
+    size_t watch_count;
+    xenstore_signaller_refresh_fn on_refresh;
+    void *refresh_userdata;
 };
 
 static struct xenstore_signaller *to_xenstore_signaller(struct signaller *signaller)
@@ -50,16 +97,21 @@ static struct bridge_node *node_for(struct xenstore_signaller *signaller,
     return &signaller->nodes[bridge->index];
 }
 
-/* Records (and logs once) why a node cannot be used or written. */
-__attribute__((format(printf, 3, 4)))
-static void node_fail(struct xenstore_signaller *signaller, struct bridge_node *node,
+/* Records (and logs once) why a node cannot be used or written; r names the
+ * errno, so that what ran out of room is said and tried again. */
+__attribute__((format(printf, 4, 5)))
+static void node_fail(struct xenstore_signaller *signaller, struct bridge_node *node, int r,
                       const char *format, ...)
 {
     char text[512];
     va_list args;
     va_start(args, format);
-    vsnprintf(text, sizeof(text), format, args);
+    int used = vsnprintf(text, sizeof(text), format, args);
     va_end(args);
+    node->retry = xenstore_error_is_room(r);
+    if (node->retry && used >= 0 && (size_t)used < sizeof(text))
+        snprintf(text + used, sizeof(text) - (size_t)used,
+                 "%s; tried again after the next xenstore event", xenstore_error_hint(r));
     if (node->error && strcmp(node->error, text) == 0)
         return;
     free(node->error);
@@ -74,6 +126,45 @@ static void node_succeed(struct bridge_node *node)
                    node->bridge->name, node->path);
     free(node->error);
     node->error = NULL;
+    node->retry = false;
+}
+
+static enum node_part node_part_of(const char *key)
+{
+    static const char *const keys[] = {
+        [PART_STATE] = XENREADY_KEY_STATE,
+        [PART_GENERATION] = XENREADY_KEY_GENERATION,
+        [PART_VERSION] = XENREADY_KEY_VERSION,
+        [PART_BACKEND_ID] = XENREADY_KEY_BACKEND_ID,
+        [PART_DEVICE_TREE_PATH] = XENREADY_KEY_DEVICE_TREE_PATH,
+    };
+    if (!key)
+        return PART_NODE;
+    for (size_t i = PART_STATE; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(key, keys[i]) == 0)
+            return (enum node_part)i;
+    return PART_OTHER;
+}
+
+/* A change of ours succeeded: its event is on its way (if the watch is). */
+static void node_expect_echo(struct bridge_node *node, enum node_part part)
+{
+    struct echoes *echoes = &node->echoes;
+    if (!node->watch || !node->watch->armed)
+        return;
+    if (echoes->count == ECHOES_MAX)
+        *echoes = (struct echoes){0};
+    echoes->parts[(echoes->first + echoes->count++) % ECHOES_MAX] = (unsigned char)part;
+}
+
+static bool node_take_echo(struct bridge_node *node, enum node_part part)
+{
+    struct echoes *echoes = &node->echoes;
+    if (!echoes->count || echoes->parts[echoes->first] != part)
+        return false;
+    echoes->first = (unsigned char)((echoes->first + 1) % ECHOES_MAX);
+    echoes->count--;
+    return true;
 }
 
 static int node_write(struct xenstore_signaller *signaller, struct bridge_node *node,
@@ -83,7 +174,9 @@ static int node_write(struct xenstore_signaller *signaller, struct bridge_node *
     snprintf(path, sizeof(path), "%s/%s", node->path, key);
     int r = xenstore_write(signaller->xenstore, path, value);
     if (r < 0)
-        node_fail(signaller, node, "cannot write %s: %s", path, strerror(-r));
+        node_fail(signaller, node, r, "cannot write %s: %s", path, strerror(-r));
+    else
+        node_expect_echo(node, node_part_of(key));
     return r;
 }
 
@@ -100,60 +193,93 @@ static bool generation_fits(uint64_t generation, enum bridge_state state)
  * transaction costs two more round trips and, measured, held up the other
  * writers of the same domain (the device models) by a factor of 14 during a
  * burst. Whatever a stop between the two writes leaves, the parity rule lets
- * the next publication finish with exactly one bump per change. Failures are
- * kept for status and retried on the next publication. */
+ * the next publication finish with exactly one bump per change. A stale node
+ * (made again, or found changed under us) gets both keys written even when
+ * the state is the one last published, with the same generation: nothing
+ * changed in the backends, and the generation never goes back. Failures
+ * are kept for status and retried on the next publication. */
 static int node_publish(struct xenstore_signaller *signaller, struct bridge_node *node)
 {
     enum bridge_state state = node->bridge->state;
     bool state_current = node->published == (int)state;
-    if (state_current && generation_fits(node->generation, state))
+    bool fits = generation_fits(node->generation, state);
+    if (state_current && fits && !node->stale)
         return 0;
-    if (!state_current) {
+    if (!state_current || node->stale) {
         int r = node_write(signaller, node, XENREADY_KEY_STATE, bridge_state_name(state));
         if (r < 0)
             return r;
         node->published = (int)state;
     }
-    uint64_t next = node->generation + 1;
-    if (!generation_fits(next, state))
-        next++;
+    uint64_t next = node->generation;
+    if (!state_current || !fits) {
+        next = node->generation + 1;
+        if (!generation_fits(next, state))
+            next++;
+    }
     char generation[24];
     snprintf(generation, sizeof(generation), "%llu", (unsigned long long)next);
     int r = node_write(signaller, node, XENREADY_KEY_GENERATION, generation);
     if (r < 0)
         return r;
     node->generation = next;
+    node->stale = false;
     node_succeed(node);
     return 0;
 }
 
-/* The keys that describe the bridge (version, backend-id, device-tree-path).
- * When adopting a node, only what is missing or different is written: an
- * earlier instance may have been stopped half-way, or the configuration may
- * have changed the path. */
+/* What a key that describes the bridge (version, backend-id,
+ * device-tree-path) must hold; NULL for any other key. */
+static const char *node_description(struct xenstore_signaller *signaller,
+                                    const struct bridge_node *node, const char *key,
+                                    char scratch[24])
+{
+    if (strcmp(key, XENREADY_KEY_VERSION) == 0) {
+        snprintf(scratch, 24, "%d", XENREADY_PROTOCOL_VERSION);
+        return scratch;
+    }
+    if (strcmp(key, XENREADY_KEY_BACKEND_ID) == 0) {
+        snprintf(scratch, 24, "%u", xenstore_domid(signaller->xenstore));
+        return scratch;
+    }
+    if (strcmp(key, XENREADY_KEY_DEVICE_TREE_PATH) == 0)
+        return node->bridge->device_tree_path;
+    return NULL;
+}
+
+/* Whether the node's key holds expected; a read refused for lack of room
+ * counts as holding it (nothing is known; the node is looked at again after
+ * the next batch of events). */
+static bool node_key_holds(struct xenstore_signaller *signaller, struct bridge_node *node,
+                           const char *key, const char *expected)
+{
+    char path[512], *value = NULL;
+    unsigned int length;
+    snprintf(path, sizeof(path), "%s/%s", node->path, key);
+    int r = xenstore_read(signaller->xenstore, path, &value, &length);
+    bool holds = r == 0 && length == strlen(expected) && memcmp(value, expected, length) == 0;
+    free(value);
+    if (r < 0 && xenstore_error_is_room(r)) {
+        node->retry = true;
+        return true;
+    }
+    return holds;
+}
+
+/* The keys that describe the bridge. When adopting a node, only what is
+ * missing or different is written: an earlier instance may have been stopped
+ * half-way, or the configuration may have changed the path. */
 static int node_write_description(struct xenstore_signaller *signaller, struct bridge_node *node,
                                   bool only_changes)
 {
-    char version[24], backend_id[24];
-    snprintf(version, sizeof(version), "%d", XENREADY_PROTOCOL_VERSION);
-    snprintf(backend_id, sizeof(backend_id), "%u", xenstore_domid(signaller->xenstore));
-    const char *const keys[][2] = {
-        {XENREADY_KEY_VERSION, version},
-        {XENREADY_KEY_BACKEND_ID, backend_id},
-        {XENREADY_KEY_DEVICE_TREE_PATH, node->bridge->device_tree_path},
-    };
+    static const char *const keys[] = {XENREADY_KEY_VERSION, XENREADY_KEY_BACKEND_ID,
+                                       XENREADY_KEY_DEVICE_TREE_PATH};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (only_changes) {
-            char path[512], *value = NULL;
-            unsigned int length;
-            snprintf(path, sizeof(path), "%s/%s", node->path, keys[i][0]);
-            bool same = xenstore_read(signaller->xenstore, path, &value, &length) == 0
-                        && strcmp(value, keys[i][1]) == 0;
-            free(value);
-            if (same)
-                continue;
-        }
-        int r = node_write(signaller, node, keys[i][0], keys[i][1]);
+        char scratch[24];
+        const char *value = node_description(signaller, node, keys[i], scratch);
+        if (only_changes && node_key_holds(signaller, node, keys[i], value))
+            continue;
+        int r = node_write(signaller, node, keys[i], value);
         if (r < 0)
             return r;
     }
@@ -162,38 +288,61 @@ static int node_write_description(struct xenstore_signaller *signaller, struct b
 
 static int node_create(struct xenstore_signaller *signaller, struct bridge_node *node)
 {
-    struct xs_handle *handle = xenstore_handle(signaller->xenstore);
     unsigned int self = xenstore_domid(signaller->xenstore);
     unsigned int frontend = node->bridge->frontend->domid;
 
-    if (!xs_mkdir(handle, XBT_NULL, node->path)) {
-        int r = -errno;
-        if (r == -EACCES)
-            node_fail(signaller, node,
-                      "cannot create %s: %s; the toolstack must create /local/domain/%u/%s "
-                      "owned by domain %u with read access for domain %u (see xenreadyd(8))",
-                      node->path, strerror(-r), frontend, XENREADY_DIRECTORY, self, frontend);
-        else
-            node_fail(signaller, node, "cannot create %s: %s", node->path, strerror(-r));
+    int r = xenstore_mkdir(signaller->xenstore, node->path);
+    if (r == -EACCES) {
+        node_fail(signaller, node, r,
+                  "cannot create %s: %s; the toolstack must create /local/domain/%u/%s "
+                  "owned by domain %u with read access for domain %u (see xenreadyd(8))",
+                  node->path, strerror(-r), frontend, XENREADY_DIRECTORY, self, frontend);
         return r;
     }
+    if (r < 0) {
+        node_fail(signaller, node, r, "cannot create %s: %s", node->path, strerror(-r));
+        return r;
+    }
+    node_expect_echo(node, PART_NODE);
     /* Owner DomD, nothing for others, read for the frontend; the keys written
      * below inherit this. */
     struct xs_permissions permissions[2] = {
         {.id = self, .perms = XS_PERM_NONE},
         {.id = frontend, .perms = XS_PERM_READ},
     };
-    if (!xs_set_permissions(handle, XBT_NULL, node->path, permissions, 2)) {
-        int r = -errno;
-        node_fail(signaller, node, "cannot set permissions of %s: %s", node->path, strerror(-r));
+    r = xenstore_set_permissions(signaller->xenstore, node->path, permissions, 2);
+    if (r < 0) {
+        node_fail(signaller, node, r, "cannot set permissions of %s: %s", node->path,
+                  strerror(-r));
         return r;
     }
-    int r = node_write_description(signaller, node, false);
+    node_expect_echo(node, PART_NODE);
+    r = node_write_description(signaller, node, false);
     if (r < 0)
         return r;
-    node->published = PUBLISHED_NOTHING;
+    /* A node made again shows what was published before it went. */
+    node->stale = true;
     node->usable = true;
     return 0;
+}
+
+/* A generation read from the node, 0 when it is missing or not a number. */
+static uint64_t node_read_generation(struct xenstore_signaller *signaller,
+                                     const struct bridge_node *node)
+{
+    char path[512], *value = NULL;
+    unsigned int length;
+    uint64_t generation = 0;
+    snprintf(path, sizeof(path), "%s/%s", node->path, XENREADY_KEY_GENERATION);
+    if (xenstore_read(signaller->xenstore, path, &value, &length) == 0) {
+        char *end;
+        errno = 0;
+        unsigned long long parsed = strtoull(value, &end, 10);
+        if (value[0] >= '0' && value[0] <= '9' && !*end && !errno)
+            generation = parsed;
+        free(value);
+    }
+    return generation;
 }
 
 /* Parses what an earlier instance published; anything odd counts as nothing
@@ -206,15 +355,7 @@ static int node_adopt(struct xenstore_signaller *signaller, struct bridge_node *
     char path[512], *value = NULL;
     unsigned int length;
     node->published = PUBLISHED_NOTHING;
-    snprintf(path, sizeof(path), "%s/%s", node->path, XENREADY_KEY_GENERATION);
-    if (xenstore_read(signaller->xenstore, path, &value, &length) == 0) {
-        char *end;
-        errno = 0;
-        unsigned long long generation = strtoull(value, &end, 10);
-        if (value[0] >= '0' && value[0] <= '9' && !*end && !errno)
-            node->generation = generation;
-        free(value);
-    }
+    node->generation = node_read_generation(signaller, node);
     snprintf(path, sizeof(path), "%s/%s", node->path, XENREADY_KEY_STATE);
     if (node->generation && xenstore_read(signaller->xenstore, path, &value, &length) == 0) {
         if (strcmp(value, XENREADY_STATE_READY) == 0)
@@ -227,41 +368,197 @@ static int node_adopt(struct xenstore_signaller *signaller, struct bridge_node *
     return 0;
 }
 
-/* Makes the node exist, be ours, and show the bridge's state. */
-static int node_reconcile(struct xenstore_signaller *signaller, struct bridge_node *node)
+/* A node this instance published to, found changed under it: the
+ * description is completed, and state and generation are written again
+ * unless they still say what was published. The generation continues from
+ * the larger of ours and the one found, so a frontend never sees it go back. */
+static int node_check(struct xenstore_signaller *signaller, struct bridge_node *node)
 {
-    struct xs_handle *handle = xenstore_handle(signaller->xenstore);
+    int r = node_write_description(signaller, node, true);
+    if (r < 0)
+        return r;
+    uint64_t found = node_read_generation(signaller, node);
+    bool changed = found != node->generation;
+    if (found > node->generation)
+        node->generation = found;
+    if (changed || !node_key_holds(signaller, node, XENREADY_KEY_STATE,
+                                   bridge_state_name((enum bridge_state)node->published)))
+        node->stale = true;
+    node->usable = true;
+    return 0;
+}
+
+/* Whether the frontend's xenready directory is there: when it is not, the
+ * frontend is going away (the toolstack removes its home, then releases it)
+ * and nothing is made again until the domain events say it is back. */
+static bool node_directory_present(struct xenstore_signaller *signaller,
+                                   const struct bridge_node *node)
+{
+    char path[64], *value = NULL;
+    unsigned int length;
+    snprintf(path, sizeof(path), "/local/domain/%u/%s", node->bridge->frontend->domid,
+             XENREADY_DIRECTORY);
+    int r = xenstore_read(signaller->xenstore, path, &value, &length);
+    free(value);
+    return r != -ENOENT && r != -EACCES;
+}
+
+/* Makes the node exist, be ours, and show the bridge's state. thorough: an
+ * event said something changed under us (or a retry): a missing node is made
+ * again only while its directory exists, and an existing one is checked key
+ * by key. */
+static int node_reconcile(struct xenstore_signaller *signaller, struct bridge_node *node,
+                          bool thorough)
+{
+    unsigned int self = xenstore_domid(signaller->xenstore);
     unsigned int count = 0;
-    struct xs_permissions *permissions = xs_get_permissions(handle, XBT_NULL, node->path, &count);
-    int r = 0;
-    if (!permissions && errno == ENOENT) {
+    struct xs_permissions *permissions = NULL;
+    int r = xenstore_get_permissions(signaller->xenstore, node->path, &permissions, &count);
+    bool remade = false, checked = false;
+    if (r == -ENOENT) {
+        if (thorough && !node_directory_present(signaller, node)) {
+            node->usable = false;
+            return r;
+        }
+        remade = node->published != PUBLISHED_NOTHING;
         r = node_create(signaller, node);
-    } else if (!permissions && errno == EACCES) {
+    } else if (r == -EACCES) {
         /* It exists (else ENOENT) yet we may not read it: not ours. */
         r = -EPERM;
-        node_fail(signaller, node,
+        node_fail(signaller, node, r,
                   "%s exists but I (domain %u) may not read it: made by another domain, "
-                  "not using it", node->path, xenstore_domid(signaller->xenstore));
-    } else if (!permissions) {
-        r = -errno;
-        node_fail(signaller, node, "cannot read permissions of %s: %s", node->path,
+                  "not using it", node->path, self);
+    } else if (r < 0) {
+        node_fail(signaller, node, r, "cannot read permissions of %s: %s", node->path,
                   strerror(-r));
-    } else if (count == 0 || permissions[0].id != xenstore_domid(signaller->xenstore)) {
+    } else if (count == 0 || permissions[0].id != self) {
         /* Someone else made it: whatever it says was not said by us. */
         r = -EPERM;
-        node_fail(signaller, node,
+        node_fail(signaller, node, r,
                   "%s exists but is owned by domain %u, not by me (domain %u): not using it",
-                  node->path, count ? permissions[0].id : 0u,
-                  xenstore_domid(signaller->xenstore));
-    } else {
+                  node->path, count ? permissions[0].id : 0u, self);
+    } else if (node->published == PUBLISHED_NOTHING) {
         r = node_adopt(signaller, node);
+    } else if (thorough || !node->usable) {
+        r = node_check(signaller, node);
+        checked = true;
     }
     free(permissions);
     if (r < 0) {
         node->usable = false;
         return r;
     }
-    return node_publish(signaller, node);
+    r = node_publish(signaller, node);
+    if (r == 0 && remade)
+        log_bridge(LOG_NOTICE, node->bridge, NULL,
+                   "bridge %s: signal node %s was removed while I ran; made it again with "
+                   "state %s, generation %llu", node->bridge->name, node->path,
+                   bridge_state_name(node->bridge->state),
+                   (unsigned long long)node->generation);
+    /* What other signallers keep in the node (event-channel) may be gone
+     * with it, even when our own writes made the node again first. */
+    if (r == 0 && (remade || checked) && signaller->on_refresh)
+        signaller->on_refresh(node->bridge, signaller->refresh_userdata);
+    return r;
+}
+
+/* An event on one key of a node: our own writes come back here too, so the
+ * key is read and only a difference leads to a repair. */
+static void node_on_key_event(struct xenstore_signaller *signaller, struct bridge_node *node,
+                              const char *key)
+{
+    if (!node->usable) {
+        node_reconcile(signaller, node, true);
+        return;
+    }
+    if (strcmp(key, XENREADY_KEY_EVENT_CHANNEL) == 0) {
+        if (signaller->on_refresh)
+            signaller->on_refresh(node->bridge, signaller->refresh_userdata);
+        return;
+    }
+    char scratch[24];
+    const char *expected = node_description(signaller, node, key, scratch);
+    if (node->published != PUBLISHED_NOTHING) {
+        if (strcmp(key, XENREADY_KEY_STATE) == 0)
+            expected = bridge_state_name((enum bridge_state)node->published);
+        else if (strcmp(key, XENREADY_KEY_GENERATION) == 0) {
+            snprintf(scratch, sizeof(scratch), "%llu", (unsigned long long)node->generation);
+            expected = scratch;
+        }
+    }
+    if (!expected || node_key_holds(signaller, node, key, expected))
+        return;
+    log_bridge(LOG_NOTICE, node->bridge, NULL,
+               "bridge %s: %s/%s was changed or removed by someone else; putting the node right",
+               node->bridge->name, node->path, key);
+    node_reconcile(signaller, node, true);
+}
+
+/* An event on the directory itself (its first event, or the directory made,
+ * removed or changed): every node of the frontend that is missing or not in
+ * use is looked at, with one listing. */
+static void frontend_check_directory(struct frontend_watch *watch)
+{
+    struct xenstore_signaller *signaller = watch->signaller;
+    char **children = NULL;
+    unsigned int count = 0;
+    int r = xenstore_directory(signaller->xenstore, watch->path, &children, &count);
+    if (r == -ENOENT || r == -EACCES) {
+        /* Going away with its domain; made again when it is back. */
+        for (size_t i = 0; i < watch->node_count; i++)
+            watch->nodes[i]->usable = false;
+        return;
+    }
+    for (size_t i = 0; r == 0 && i < watch->node_count; i++) {
+        struct bridge_node *node = watch->nodes[i];
+        bool listed = false;
+        for (unsigned int j = 0; j < count && !listed; j++)
+            listed = strcmp(children[j], node->bridge->id) == 0;
+        if (!listed || !node->usable)
+            node_reconcile(signaller, node, true);
+    }
+    free(children);
+}
+
+static void frontend_on_event(const char *path, void *userdata)
+{
+    struct frontend_watch *watch = userdata;
+    struct xenstore_signaller *signaller = watch->signaller;
+    watch->armed = true;
+    if (watch->error) {
+        log_message(LOG_NOTICE, "watching %s again: removed signal nodes are noticed at once",
+                    watch->path);
+        free(watch->error);
+        watch->error = NULL;
+    }
+    /* Whether the frontend exists is the domain events' call (xen/domains.h):
+     * they make its nodes again when it is back. */
+    if (watch->frontend->absent)
+        return;
+    size_t length = strlen(watch->path);
+    if (strcmp(path, watch->path) == 0) {
+        frontend_check_directory(watch);
+        return;
+    }
+    if (strncmp(path, watch->path, length) != 0 || path[length] != '/')
+        return;
+    const char *id = path + length + 1, *slash = strchr(id, '/');
+    size_t id_length = slash ? (size_t)(slash - id) : strlen(id);
+    for (size_t i = 0; i < watch->node_count; i++) {
+        struct bridge_node *node = watch->nodes[i];
+        if (strlen(node->bridge->id) != id_length || memcmp(node->bridge->id, id, id_length))
+            continue;
+        const char *key = slash ? slash + 1 : NULL;
+        if (key && strchr(key, '/'))
+            return;
+        if (node_take_echo(node, node_part_of(key)))
+            return;
+        if (!key)
+            node_reconcile(signaller, node, true);   /* removed, or permissions changed */
+        else
+            node_on_key_event(signaller, node, key);
+        return;
+    }
 }
 
 static int xenstore_signaller_add_bridge(struct signaller *base, struct bridge *bridge)
@@ -288,12 +585,82 @@ static int xenstore_signaller_add_bridge(struct signaller *base, struct bridge *
     return 0;
 }
 
+static struct frontend_watch *frontend_watch_for(struct xenstore_signaller *signaller,
+                                                 struct frontend *frontend)
+{
+    for (size_t i = 0; i < signaller->watch_count; i++)
+        if (signaller->watches[i]->frontend == frontend)
+            return signaller->watches[i];
+    struct frontend_watch **grown = realloc(signaller->watches,
+                                            (signaller->watch_count + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    signaller->watches = grown;
+    struct frontend_watch *watch = calloc(1, sizeof(*watch));
+    if (!watch)
+        return NULL;
+    *watch = (struct frontend_watch){.signaller = signaller, .frontend = frontend};
+    if (asprintf(&watch->path, "/local/domain/%u/%s", frontend->domid, XENREADY_DIRECTORY) < 0) {
+        free(watch);
+        return NULL;
+    }
+    grown[signaller->watch_count++] = watch;
+    return watch;
+}
+
+int xenstore_signaller_arm(struct signaller *base)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    for (size_t i = 0; i < signaller->node_count; i++) {
+        struct bridge_node *node = &signaller->nodes[i];
+        if (!node->bridge)
+            continue;
+        struct frontend_watch *watch = frontend_watch_for(signaller, node->bridge->frontend);
+        struct bridge_node **grown = watch ? realloc(watch->nodes, (watch->node_count + 1)
+                                                                       * sizeof(*grown))
+                                           : NULL;
+        if (!grown)
+            return -ENOMEM;
+        watch->nodes = grown;
+        grown[watch->node_count++] = node;
+        node->watch = watch;
+    }
+    /* After the probes' watches (daemon.c), so that when room is short the
+     * backends are watched first: these only repair. */
+    size_t refused = 0;
+    int first_error = 0;
+    for (size_t i = 0; i < signaller->watch_count; i++) {
+        struct frontend_watch *watch = signaller->watches[i];
+        int r = xenstore_watch(signaller->xenstore, watch->path, frontend_on_event, watch);
+        watch->armed = r == 0;
+        if (r == 0)
+            continue;
+        if (!xenstore_error_is_room(r)) {
+            log_message(LOG_ERR, "cannot watch %s: %s", watch->path, strerror(-r));
+            return r;
+        }
+        if (asprintf(&watch->error, "not watching %s: %s%s; a removed node comes back at the "
+                     "bridge's next change; tried again after the next xenstore event",
+                     watch->path, strerror(-r), xenstore_error_hint(r)) < 0)
+            watch->error = NULL;
+        if (!refused++)
+            first_error = r;
+    }
+    if (refused)
+        log_message(LOG_WARNING, "cannot watch the xenready directory of %zu of %zu "
+                    "frontend(s): %s%s; their removed signal nodes come back at their bridge's "
+                    "next change; tried again after each batch of xenstore events", refused,
+                    signaller->watch_count, strerror(-first_error),
+                    xenstore_error_hint(first_error));
+    return 0;
+}
+
 static int xenstore_signaller_start(struct signaller *base)
 {
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
     for (size_t i = 0; i < signaller->node_count; i++)
         if (signaller->nodes[i].bridge)
-            node_reconcile(signaller, &signaller->nodes[i]);
+            node_reconcile(signaller, &signaller->nodes[i], false);
     return 0;
 }
 
@@ -303,10 +670,24 @@ static void xenstore_signaller_publish(struct signaller *base, struct bridge *br
     struct bridge_node *node = node_for(signaller, bridge);
     if (!node)
         return;
-    if (node->usable)
+    /* Unwatched, a removed node would be half made again by the writes
+     * below (xenstore creates missing parents): look first. */
+    if (node->usable && (!node->watch || node->watch->armed))
         node_publish(signaller, node);
     else
-        node_reconcile(signaller, node);
+        node_reconcile(signaller, node, false);
+}
+
+static void xenstore_signaller_retry(struct signaller *base)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    for (size_t i = 0; i < signaller->node_count; i++) {
+        struct bridge_node *node = &signaller->nodes[i];
+        if (!node->bridge || !node->retry || node->bridge->frontend->absent)
+            continue;
+        node->retry = false;
+        node_reconcile(signaller, node, true);
+    }
 }
 
 static int xenstore_signaller_report(struct signaller *base, const struct bridge *bridge,
@@ -319,7 +700,7 @@ static int xenstore_signaller_report(struct signaller *base, const struct bridge
         .method = "xenstore",
         .target = node->path,
         .generation = node->generation,
-        .error = node->error,
+        .error = node->error ? node->error : node->watch ? node->watch->error : NULL,
     };
     return 0;
 }
@@ -331,6 +712,13 @@ static void xenstore_signaller_free(struct signaller *base)
         free(signaller->nodes[i].path);
         free(signaller->nodes[i].error);
     }
+    for (size_t i = 0; i < signaller->watch_count; i++) {
+        free(signaller->watches[i]->path);
+        free(signaller->watches[i]->nodes);
+        free(signaller->watches[i]->error);
+        free(signaller->watches[i]);
+    }
+    free(signaller->watches);
     free(signaller->nodes);
     free(signaller);
 }
@@ -345,9 +733,11 @@ static void xenstore_signaller_frontend_changed(struct signaller *base, struct f
         struct bridge_node *node = &signaller->nodes[i];
         if (!node->bridge || node->bridge->frontend != frontend)
             continue;
+        /* A new domain: its node is a new one, not one removed under us. */
         node->usable = false;
+        node->published = PUBLISHED_NOTHING;
         if (present)
-            node_reconcile(signaller, node);
+            node_reconcile(signaller, node, false);
     }
 }
 
@@ -359,15 +749,19 @@ static const struct signaller_ops xenstore_signaller_ops = {
     .report = xenstore_signaller_report,
     .free = xenstore_signaller_free,
     .frontend_changed = xenstore_signaller_frontend_changed,
+    .retry = xenstore_signaller_retry,
 };
 
-int xenstore_signaller_new(struct signaller **out, struct xenstore *xenstore)
+int xenstore_signaller_new(struct signaller **out, struct xenstore *xenstore,
+                           xenstore_signaller_refresh_fn on_refresh, void *userdata)
 {
     struct xenstore_signaller *signaller = calloc(1, sizeof(*signaller));
     if (!signaller)
         return -ENOMEM;
     signaller->signaller.ops = &xenstore_signaller_ops;
     signaller->xenstore = xenstore;
+    signaller->on_refresh = on_refresh;
+    signaller->refresh_userdata = userdata;
     *out = &signaller->signaller;
     return 0;
 }

@@ -15,10 +15,15 @@
 
 #include "util/log.h"
 
+/* A registration. Its token, "xenready:<slot>.<serial>", is unique over the
+ * connection's life, so an event still queued for a removed watch never
+ * reaches the owner of a later one in the same slot. */
 struct watch {
-    char *path;
-    xenstore_watch_fn fn;
+    char *path;              /* NULL: a free slot */
+    xenstore_watch_fn fn;    /* NULL: released by a reload, not taken back yet */
     void *userdata;
+    unsigned long serial;
+    bool armed;              /* false: refused for lack of room, tried again */
 };
 
 struct xenstore {
@@ -33,13 +38,23 @@ struct xenstore {
     ev_io hangup;
     xenstore_lost_fn on_lost;
     void *lost_userdata;
+    xenstore_batch_fn on_batch;
+    void *batch_userdata;
     unsigned int domid;
     bool failed;
-    struct watch *watches;     /* token "xenready:<index>" */
-    size_t watch_count;
+    bool short_of_memory;      /* a request was refused for lack of memory */
+    struct watch *watches;
+    size_t watch_count;        /* slots, free ones included */
+    size_t unarmed_count;      /* registrations waiting for room */
+    unsigned long next_serial;
 };
 
 static const char token_prefix[] = "xenready:";
+
+static void watch_token(const struct xenstore *xenstore, size_t slot, char *token, size_t size)
+{
+    snprintf(token, size, "%s%zu.%lu", token_prefix, slot, xenstore->watches[slot].serial);
+}
 
 static void xenstore_dispatch(struct xenstore *xenstore, char **event)
 {
@@ -47,11 +62,76 @@ static void xenstore_dispatch(struct xenstore *xenstore, char **event)
     if (strncmp(token, token_prefix, sizeof(token_prefix) - 1) != 0)
         return;
     char *end;
-    unsigned long index = strtoul(token + sizeof(token_prefix) - 1, &end, 10);
-    if (*end || index >= xenstore->watch_count)
+    unsigned long slot = strtoul(token + sizeof(token_prefix) - 1, &end, 10);
+    if (*end != '.' || slot >= xenstore->watch_count)
         return;
-    struct watch *watch = &xenstore->watches[index];
+    unsigned long serial = strtoul(end + 1, &end, 10);
+    struct watch *watch = &xenstore->watches[slot];
+    if (*end || !watch->path || watch->serial != serial || !watch->fn)
+        return;
     watch->fn(event[XS_WATCH_PATH], watch->userdata);
+}
+
+bool xenstore_error_is_room(int r)
+{
+    return r == -E2BIG || r == -ENOSPC || r == -ENOMEM || r == -EIO;
+}
+
+const char *xenstore_error_hint(int r)
+{
+    switch (r) {
+    case -E2BIG:
+        return " (xenstored's watch quota of this domain, -W, is used up)";
+    case -ENOSPC:
+        return " (xenstored's node quota of this domain, -E, or its entry size limit, -S, "
+               "is reached)";
+    case -ENOMEM:
+        return " (xenstored's memory quota of this domain, -Q memory, is used up)";
+    case -EIO:
+        return " (what xenstored answers a write when this domain's memory quota, "
+               "-Q memory, is used up)";
+    default:
+        return "";
+    }
+}
+
+/* Converts a libxenstore failure into a negative errno, noting a refusal for
+ * lack of memory: xenstored drops this domain's watch events then. */
+static int xenstore_failure(struct xenstore *xenstore)
+{
+    int r = errno ? -errno : -EIO;
+    if (r == -ENOMEM || r == -EIO)
+        xenstore->short_of_memory = true;
+    return r;
+}
+
+/* Asks xenstored for a registration it has not got. */
+static int watch_arm(struct xenstore *xenstore, size_t slot)
+{
+    struct watch *watch = &xenstore->watches[slot];
+    char token[64];
+    watch_token(xenstore, slot, token, sizeof(token));
+    if (!xs_watch(xenstore->handle, watch->path, token))
+        return xenstore_failure(xenstore);
+    watch->armed = true;
+    xenstore->unarmed_count--;
+    return 0;
+}
+
+/* Before a batch of events: room may have returned since the last refusal
+ * (xenstored does not say), and the batch proves the connection is alive. */
+static void xenstore_retry_watches(struct xenstore *xenstore)
+{
+    for (size_t i = 0; xenstore->unarmed_count && i < xenstore->watch_count; i++) {
+        struct watch *watch = &xenstore->watches[i];
+        if (!watch->path || watch->armed)
+            continue;
+        int r = watch_arm(xenstore, i);
+        if (r == 0)
+            log_message(LOG_NOTICE, "watching %s now: xenstored had room again", watch->path);
+        else if (xenstore_error_is_room(r))
+            break;   /* still none; the others would be refused too */
+    }
 }
 
 /* Tells the owner once; it closes this connection from outside the callback
@@ -75,13 +155,19 @@ static void xenstore_on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct xenstore *xenstore = io->data;
     char **event;
+    if (xenstore->unarmed_count)
+        xenstore_retry_watches(xenstore);
     /* libxenstore queues events; drain them all before returning to the loop. */
     while ((event = xs_check_watch(xenstore->handle))) {
         xenstore_dispatch(xenstore, event);
         free(event);
     }
-    if (errno != EAGAIN)
+    if (errno != EAGAIN) {
         xenstore_fail(xenstore, strerror(errno));
+        return;
+    }
+    if (xenstore->on_batch)
+        xenstore->on_batch(xenstore->batch_userdata);
 }
 
 static void xenstore_on_hangup(struct ev_loop *loop, ev_io *io, int revents)
@@ -216,27 +302,70 @@ unsigned int xenstore_domid(const struct xenstore *xenstore)
     return xenstore->domid;
 }
 
+static void watch_free(struct xenstore *xenstore, struct watch *watch)
+{
+    if (!watch->armed)
+        xenstore->unarmed_count--;
+    free(watch->path);
+    *watch = (struct watch){0};
+}
+
 int xenstore_watch(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
                    void *userdata)
 {
-    struct watch *grown = realloc(xenstore->watches,
-                                  (xenstore->watch_count + 1) * sizeof(*grown));
-    if (!grown)
-        return -ENOMEM;
-    xenstore->watches = grown;
-    struct watch *watch = &grown[xenstore->watch_count];
-    *watch = (struct watch){.path = strdup(path), .fn = fn, .userdata = userdata};
-    if (!watch->path)
-        return -ENOMEM;
-    char token[32];
-    snprintf(token, sizeof(token), "%s%zu", token_prefix, xenstore->watch_count);
-    if (!xs_watch(xenstore->handle, path, token)) {
-        int r = -errno;
-        free(watch->path);
-        return r;
+    /* One a reload released, on the same path: taken over as it is. */
+    for (size_t i = 0; i < xenstore->watch_count; i++) {
+        struct watch *watch = &xenstore->watches[i];
+        if (watch->path && !watch->fn && strcmp(watch->path, path) == 0) {
+            watch->fn = fn;
+            watch->userdata = userdata;
+            return watch->armed ? 0 : watch_arm(xenstore, i);
+        }
     }
-    xenstore->watch_count++;
-    return 0;
+    size_t slot = 0;
+    while (slot < xenstore->watch_count && xenstore->watches[slot].path)
+        slot++;
+    if (slot == xenstore->watch_count) {
+        struct watch *grown = realloc(xenstore->watches, (slot + 1) * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        xenstore->watches = grown;
+        grown[slot] = (struct watch){0};
+    }
+    struct watch *watch = &xenstore->watches[slot];
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    *watch = (struct watch){.path = copy, .fn = fn, .userdata = userdata,
+                            .serial = xenstore->next_serial++};
+    if (slot == xenstore->watch_count)
+        xenstore->watch_count++;
+    xenstore->unarmed_count++;
+    int r = watch_arm(xenstore, slot);
+    if (r < 0 && !xenstore_error_is_room(r))
+        watch_free(xenstore, watch);
+    return r;
+}
+
+void xenstore_watches_release(struct xenstore *xenstore)
+{
+    for (size_t i = 0; i < xenstore->watch_count; i++)
+        xenstore->watches[i].fn = NULL;
+}
+
+void xenstore_watches_drop_released(struct xenstore *xenstore)
+{
+    for (size_t i = 0; i < xenstore->watch_count; i++) {
+        struct watch *watch = &xenstore->watches[i];
+        if (!watch->path || watch->fn)
+            continue;
+        char token[64];
+        watch_token(xenstore, i, token, sizeof(token));
+        if (watch->armed && !xs_unwatch(xenstore->handle, watch->path, token))
+            log_message(LOG_WARNING, "cannot remove the watch on %s: %s", watch->path,
+                        strerror(errno));
+        watch_free(xenstore, watch);
+    }
 }
 
 void xenstore_discard_events(struct xenstore *xenstore)
@@ -257,6 +386,19 @@ void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_lost_fn fn, 
     xenstore->lost_userdata = userdata;
 }
 
+void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_batch_fn fn, void *userdata)
+{
+    xenstore->on_batch = fn;
+    xenstore->batch_userdata = userdata;
+}
+
+bool xenstore_take_memory_shortage(struct xenstore *xenstore)
+{
+    bool short_of_memory = xenstore->short_of_memory;
+    xenstore->short_of_memory = false;
+    return short_of_memory;
+}
+
 void xenstore_start(struct xenstore *xenstore)
 {
     ev_io_start(xenstore->loop, &xenstore->io);
@@ -269,12 +411,39 @@ void xenstore_start(struct xenstore *xenstore)
 int xenstore_read(struct xenstore *xenstore, const char *path, char **value, unsigned int *length)
 {
     *value = xs_read(xenstore->handle, XBT_NULL, path, length);
-    return *value ? 0 : -errno;
+    return *value ? 0 : xenstore_failure(xenstore);
 }
 
 int xenstore_write(struct xenstore *xenstore, const char *path, const char *value)
 {
     return xs_write(xenstore->handle, XBT_NULL, path, value, (unsigned int)strlen(value))
                ? 0
-               : -errno;
+               : xenstore_failure(xenstore);
+}
+
+int xenstore_mkdir(struct xenstore *xenstore, const char *path)
+{
+    return xs_mkdir(xenstore->handle, XBT_NULL, path) ? 0 : xenstore_failure(xenstore);
+}
+
+int xenstore_directory(struct xenstore *xenstore, const char *path, char ***children,
+                       unsigned int *count)
+{
+    *children = xs_directory(xenstore->handle, XBT_NULL, path, count);
+    return *children ? 0 : xenstore_failure(xenstore);
+}
+
+int xenstore_get_permissions(struct xenstore *xenstore, const char *path,
+                             struct xs_permissions **permissions, unsigned int *count)
+{
+    *permissions = xs_get_permissions(xenstore->handle, XBT_NULL, path, count);
+    return *permissions ? 0 : xenstore_failure(xenstore);
+}
+
+int xenstore_set_permissions(struct xenstore *xenstore, const char *path,
+                             struct xs_permissions *permissions, unsigned int count)
+{
+    return xs_set_permissions(xenstore->handle, XBT_NULL, path, permissions, count)
+               ? 0
+               : xenstore_failure(xenstore);
 }
