@@ -179,6 +179,34 @@ START_TEST(recreated_after_release_and_introduce)
 }
 END_TEST
 
+/* The node removed while the daemon runs comes back with the port key: the
+ * same port (still bound for the frontend, no new binding), written again so
+ * that a guest that saw the key go binds again. */
+START_TEST(port_key_back_with_a_removed_node)
+{
+    scene_start_daemon(evtchn_config);
+    scene_backend("a", "up");
+    scene_backend("b", "up");
+    scene_wait_status(STATUS_READY);
+    unsigned int port = published_port(frontend);
+    size_t before = notifications();
+
+    ck_assert(xs_rm(dom0, XBT_NULL, NODE));
+    wait_readable(frontend, PORT_KEY);
+    ck_assert_int_eq(xs_wait_settled(frontend, NODE, "ready", TIMEOUT_MS), 0);
+    ck_assert_uint_eq(published_port(frontend), port);
+    ck_assert_uint_eq(fake_evtchn_ports(evtchn_dir, DOMD), 1);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 bind-unbound "), 1);
+    /* Nothing changed in the backends: nothing to notify. */
+    ck_assert_uint_eq(notifications(), before);
+
+    /* Only the key removed: written again too. */
+    ck_assert(xs_rm(dom0, XBT_NULL, PORT_KEY));
+    wait_readable(frontend, PORT_KEY);
+    ck_assert_uint_eq(published_port(frontend), port);
+}
+END_TEST
+
 /* A frontend restart with the fewest requests a toolstack can make (the
  * home away, XS_RELEASE; the xenready directory, XS_INTRODUCE), to keep
  * 1,000 rounds fast; a watch on the port key stays armed throughout. */
@@ -308,6 +336,7 @@ int main(void)
         {"one_notification_per_transition", one_notification_per_transition},
         {"republished_after_daemon_restart", republished_after_daemon_restart},
         {"recreated_after_release_and_introduce", recreated_after_release_and_introduce},
+        {"port_key_back_with_a_removed_node", port_key_back_with_a_removed_node},
         {"no_leak_after_1000_frontend_restarts", no_leak_after_1000_frontend_restarts},
         {"static_channel_notified_when_ready_only", static_channel_notified_when_ready_only},
         {"static_channel_ready_at_start_is_sent", static_channel_ready_at_start_is_sent},

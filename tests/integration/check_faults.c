@@ -514,6 +514,196 @@ START_TEST(third_domain_can_neither_read_nor_write)
 }
 END_TEST
 
+/* Two bridges of one xenstore backend each, and the barrier of grid_config(). */
+static const char two_bridges[] =
+    "[frontend domu1]\ndomid = 5\n\n"
+    "[backend barrier]\nprobe = xenstore\npath = device-model/5/barrier\nvalue = up\n\n"
+    "[bridge domu1/barrier]\ndevice-tree-path = /barrier\nbackends = barrier\n\n"
+    "[backend b0-0]\nprobe = xenstore\npath = device-model/5/b0-0/state\nvalue = running\n\n"
+    "[backend b1-0]\nprobe = xenstore\npath = device-model/5/b1-0/state\nvalue = running\n\n"
+    "[bridge domu1/br0]\ndevice-tree-path = /pcie@0\nbackends = b0-0\n\n"
+    "[bridge domu1/br1]\ndevice-tree-path = /pcie@1\nbackends = b1-0\n";
+
+static const char *const node_keys[] = {"state", "generation", "device-tree-path", "backend-id",
+                                        "version"};
+enum { NODE_KEYS = sizeof(node_keys) / sizeof(node_keys[0]) };
+
+static void node_path(char *path, size_t size, int bridge, const char *key)
+{
+    snprintf(path, size, "/local/domain/5/xenready/br%d%s%s", bridge, key ? "/" : "",
+             key ? key : "");
+}
+
+/* Every key of br<bridge> as the frontend reads it. */
+static void node_snapshot(int bridge, char *values[NODE_KEYS])
+{
+    for (int k = 0; k < NODE_KEYS; k++) {
+        values[k] = read_node(frontend, bridge, node_keys[k]);
+        ck_assert_msg(values[k], "br%d/%s cannot be read by the frontend", bridge, node_keys[k]);
+    }
+}
+
+static void assert_node_is(int bridge, char *const expected[NODE_KEYS])
+{
+    for (int k = 0; k < NODE_KEYS; k++) {
+        char *value = read_node(frontend, bridge, node_keys[k]);
+        ck_assert_msg(value && strcmp(value, expected[k]) == 0, "br%d/%s is %s, expected %s",
+                      bridge, node_keys[k], value ? value : "(none)", expected[k]);
+        free(value);
+    }
+    char node[64];
+    node_path(node, sizeof(node), bridge, NULL);
+    xs_assert_node_protected(frontend, node, DOMD, FRONTEND);
+}
+
+static void free_snapshot(char *values[NODE_KEYS])
+{
+    for (int k = 0; k < NODE_KEYS; k++)
+        free(values[k]);
+}
+
+/* Waits until br<bridge>'s key reads expected (watching the whole node). */
+static void wait_node_key(int bridge, const char *key, const char *expected)
+{
+    char node[64], path[96];
+    node_path(node, sizeof(node), bridge, NULL);
+    node_path(path, sizeof(path), bridge, key);
+    ck_assert_msg(xs_wait_value(frontend, node, path, expected, TIMEOUT_MS) == 0,
+                  "%s never read %s", path, expected);
+}
+
+static char *status_text(void)
+{
+    char *output = NULL;
+    ck_assert_int_eq(daemon_runner_ctl(&runner, &output, (const char *[]){"status", NULL}), 0);
+    return output;
+}
+
+/* A signal node removed while the daemon runs (by another process of DomD,
+ * or by dom0) is noticed through the watch on the frontend's xenready
+ * directory and made again at once, complete: the state and generation it
+ * had (nothing changed in the backends; the generation never goes back), its
+ * description, DomD's ownership with read access for the frontend only. */
+START_TEST(removed_node_is_made_again)
+{
+    start_daemon(two_bridges);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/b0-0/state", "running"), 0);
+    char node[64];
+    node_path(node, sizeof(node), 0, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+
+    /* br0 ready (generation 2), br1 waiting (generation 1). */
+    struct xs_handle *removers[2] = {domd, dom0};
+    for (int bridge = 0; bridge < 2; bridge++) {
+        char *before[NODE_KEYS];
+        node_snapshot(bridge, before);
+        ck_assert_str_eq(before[0], bridge == 0 ? "ready" : "waiting");
+        node_path(node, sizeof(node), bridge, NULL);
+        ck_assert(xs_rm(removers[bridge], XBT_NULL, node));
+        /* The generation is written last. */
+        wait_node_key(bridge, "generation", before[1]);
+        assert_node_is(bridge, before);
+        free_snapshot(before);
+    }
+
+    /* Removed, and its backend goes away right after: the node comes back
+     * and shows the change, one generation further. */
+    node_path(node, sizeof(node), 0, NULL);
+    ck_assert(xs_rm(domd, XBT_NULL, node));
+    set_backend(0, 0, false);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "waiting", TIMEOUT_MS), 0);
+    wait_node_key(0, "device-tree-path", "/pcie@0");
+    ck_assert_uint_eq(read_generation(0), 3);
+
+    char *output = status_text();
+    ck_assert_msg(!strstr(output, "signal xenstore"), "status was:\n%s", output);
+    free(output);
+}
+END_TEST
+
+/* Keys changed or removed under the daemon are written again; a generation
+ * someone raised is kept rather than taken back, one that is not a number
+ * is replaced. */
+START_TEST(changed_keys_are_written_again)
+{
+    start_daemon(two_bridges);
+    char *before[NODE_KEYS];
+    node_snapshot(1, before);
+    char path[96];
+    node_path(path, sizeof(path), 1, "state");
+    ck_assert_int_eq(xs_write_string(dom0, path, "ready"), 0);
+    wait_node_key(1, "state", "waiting");
+    node_path(path, sizeof(path), 1, "device-tree-path");
+    ck_assert(xs_rm(dom0, XBT_NULL, path));
+    wait_node_key(1, "device-tree-path", "/pcie@1");
+    assert_node_is(1, before);
+    free_snapshot(before);
+
+    node_path(path, sizeof(path), 1, "generation");
+    ck_assert_int_eq(xs_write_string(dom0, path, "7"), 0);
+    unsigned long barrier_generation = 1;
+    barrier_pass(&barrier_generation);
+    ck_assert_uint_eq(read_generation(1), 7);
+    ck_assert_int_eq(xs_write_string(dom0, path, "x"), 0);
+    wait_node_key(1, "generation", "7");
+    /* And the next change goes on from there. */
+    set_backend(1, 0, true);
+    wait_node_key(1, "generation", "8");
+    ck_assert(read_ready(1));
+}
+END_TEST
+
+/* Another domain takes a node over (its permissions changed under the
+ * daemon): it is not trusted or written any more, status says why; given
+ * back, it shows the truth again. */
+START_TEST(node_taken_over_is_not_used)
+{
+    start_daemon(two_bridges);
+    unsigned long barrier_generation = 1;
+    char node[64];
+    node_path(node, sizeof(node), 1, NULL);
+    ck_assert_int_eq(harness_set_permissions(harness, node, "n9 r5 r1"), 0);
+    barrier_pass(&barrier_generation);
+    char *output = status_text();
+    ck_assert_msg(strstr(output, "br1 exists but is owned by domain 9, not by me (domain 1): "
+                                 "not using it"), "status was:\n%s", output);
+    free(output);
+
+    /* Its bridge becomes ready: nothing is written into the foreign node. */
+    set_backend(1, 0, true);
+    barrier_pass(&barrier_generation);
+    ck_assert(!read_ready(1));
+    ck_assert_uint_eq(read_generation(1), 1);
+
+    /* Given back to DomD: the truth, one generation further. */
+    ck_assert_int_eq(harness_set_permissions(harness, node, "n1 r5"), 0);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+    ck_assert_uint_eq(read_generation(1), 2);
+
+    /* Taken so that DomD may not even read it; then removed by its new
+     * owner: made again by DomD, with what changed meanwhile. */
+    node_path(node, sizeof(node), 0, NULL);
+    ck_assert_int_eq(harness_set_permissions(harness, node, "n9 r5"), 0);
+    set_backend(0, 0, true);
+    barrier_pass(&barrier_generation);
+    output = status_text();
+    ck_assert_msg(strstr(output, "br0 exists but I (domain 1) may not read it"),
+                  "status was:\n%s", output);
+    free(output);
+    char *state = read_node(dom0, 0, "state");
+    ck_assert_str_eq(state, "waiting");
+    free(state);
+    ck_assert(xs_rm(dom0, XBT_NULL, node));
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+    wait_node_key(0, "device-tree-path", "/pcie@0");
+    ck_assert_uint_eq(read_generation(0), 2);
+    xs_assert_node_protected(frontend, node, DOMD, FRONTEND);
+    output = status_text();
+    ck_assert_msg(!strstr(output, "signal xenstore"), "status was:\n%s", output);
+    free(output);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *suite = suite_create("faults");
@@ -530,6 +720,9 @@ static Suite *faults_suite(void)
         {"foreign node", signal_node_made_by_another_domain_is_not_used, setup},
         {"tampered generation", tampered_generation_is_replaced, setup},
         {"permissions", third_domain_can_neither_read_nor_write, setup},
+        {"node removed", removed_node_is_made_again, setup},
+        {"keys changed", changed_keys_are_written_again, setup},
+        {"node taken over", node_taken_over_is_not_used, setup},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tcase = tcase_create(cases[i].name);

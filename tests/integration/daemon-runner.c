@@ -262,6 +262,33 @@ int xs_write_string(struct xs_handle *handle, const char *path, const char *valu
     return xs_write(handle, XBT_NULL, path, value, (unsigned int)strlen(value)) ? 0 : -errno;
 }
 
+void xs_assert_node_protected(struct xs_handle *frontend_handle, const char *node,
+                              unsigned int domd, unsigned int frontend)
+{
+    static const char *const keys[] = {"", "/state", "/generation", "/device-tree-path",
+                                       "/backend-id", "/version"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s%s", node, keys[i]);
+        unsigned int count = 0;
+        struct xs_permissions *permissions = xs_get_permissions(frontend_handle, XBT_NULL, path,
+                                                                &count);
+        ck_assert_msg(permissions, "the frontend cannot read the permissions of %s", path);
+        ck_assert_uint_eq(count, 2);
+        ck_assert_uint_eq(permissions[0].id, domd);
+        ck_assert_uint_eq(permissions[0].perms, XS_PERM_NONE);
+        ck_assert_uint_eq(permissions[1].id, frontend);
+        ck_assert_uint_eq(permissions[1].perms, XS_PERM_READ);
+        free(permissions);
+        char *value = xs_read_string(frontend_handle, path);
+        ck_assert_msg(value, "the frontend cannot read %s", path);
+        free(value);
+        if (keys[i][0])
+            ck_assert_int_eq(xs_write_string(frontend_handle, path, "ready"), -EACCES);
+        ck_assert_msg(!xs_rm(frontend_handle, XBT_NULL, path), "the frontend removed %s", path);
+    }
+}
+
 /* Watches watch_path through handle and waits until done(handle, context)
  * says so, re-checking once at the start and after every event (events carry
  * no value). The watch is removed again before returning. */

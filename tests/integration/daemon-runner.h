@@ -75,6 +75,11 @@ int xs_wait_settled(struct xs_handle *handle, const char *node, const char *stat
                     int timeout_ms);
 /* Writes value as the domain behind handle. */
 int xs_write_string(struct xs_handle *handle, const char *path, const char *value);
+/* Check assertions, through the frontend's own handle: node and its keys are
+ * owned by domd with read access for frontend and nobody else, and the
+ * frontend reads them but can neither write nor remove them. */
+void xs_assert_node_protected(struct xs_handle *frontend_handle, const char *node,
+                              unsigned int domd, unsigned int frontend);
 
 struct integration_case {
     const char *name;
