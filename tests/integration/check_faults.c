@@ -49,6 +49,18 @@ static void setup_small_quota(void)
     setup_with((const char *const[]){"-E", "24", NULL});
 }
 
+/* DomD may hold 8 watches (xenstored allows one past -W). */
+static void setup_small_watch_quota(void)
+{
+    setup_with((const char *const[]){"-W", "8", NULL});
+}
+
+/* A memory quota small enough for another DomD client to use up quickly. */
+static void setup_memory_quota(void)
+{
+    setup_with((const char *const[]){"-Q", "memory=32768", NULL});
+}
+
 static void teardown(void)
 {
     daemon_runner_finish(&runner);
@@ -704,6 +716,163 @@ START_TEST(node_taken_over_is_not_used)
 }
 END_TEST
 
+/* Another client of DomD's (a device model, say) takes every watch DomD
+ * may still have; returns how many. */
+static int take_every_watch(struct xs_handle *client)
+{
+    int count = 0;
+    for (;; count++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/local/domain/1/data/taken%d", count);
+        if (!xs_watch(client, path, "taken")) {
+            ck_assert_int_eq(errno, E2BIG);
+            return count;
+        }
+    }
+}
+
+/* A reload adds a subtree, so the daemon needs one more watch, when other
+ * clients of DomD have used up its watch quota (xenstored -W): the backends
+ * there count as not ready with the reason in status, the other bridges keep
+ * working, and once room returns the watch is armed at the next xenstore
+ * event (xenstored does not announce room) and the bridge follows. */
+START_TEST(watch_quota_exhausted_at_run_time)
+{
+    start_daemon(two_bridges);
+    struct xs_handle *client = harness_open(harness, DOMD);
+    ck_assert_ptr_nonnull(client);
+    ck_assert_int_gt(take_every_watch(client), 0);
+
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config, "%s\n[backend disk]\nprobe = xenstore\n"
+                              "path = backend/vdisk/5/0/state\nvalue = 4\n\n"
+                              "[bridge domu1/br2]\ndevice-tree-path = /pcie@2\n"
+                              "backends = disk\n", two_bridges), 0);
+    ck_assert_int_eq(xs_write_string(domd, "backend/vdisk/5/0/state", "4"), 0);
+    ck_assert_int_eq(daemon_runner_reload(&runner, config), 0);
+    free(config);
+    daemon_runner_drain(&runner);
+    char *output = status_text();
+    ck_assert_msg(strstr(output, "disk: not watched: xenstored refused a watch on "
+                                 "/local/domain/1/backend: Argument list too long "
+                                 "(xenstored's watch quota of this domain, -W, is used up)"),
+                  "status was:\n%s", output);
+    ck_assert_msg(strstr(output, "domu1/br2 "), "status was:\n%s", output);
+    free(output);
+    /* Its node exists, waiting; the other bridges keep working. */
+    char node[64];
+    node_path(node, sizeof(node), 2, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "waiting", TIMEOUT_MS), 0);
+    set_backend(0, 0, true);
+    node_path(node, sizeof(node), 0, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+
+    /* Room returns; the next event the daemon gets arms the watch, and its
+     * first event reads the backend. */
+    ck_assert(xs_unwatch(client, "/local/domain/1/data/taken0", "taken"));
+    set_backend(1, 0, true);
+    node_path(node, sizeof(node), 2, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+    ck_assert_uint_eq(read_generation(2), 2);
+    output = status_text();
+    ck_assert_msg(!strstr(output, "not watched"), "status was:\n%s", output);
+    free(output);
+    xs_close(client);
+}
+END_TEST
+
+/* Writes DomD nodes through client until xenstored refuses for lack of
+ * memory, big ones first, then ever smaller: the quota is used up to the
+ * last few bytes. */
+static void use_up_memory(struct xs_handle *client)
+{
+    static char value[1025];
+    int count = 0;
+    for (unsigned int size = 1024; size >= 1; size /= 4) {
+        memset(value, 'm', size);
+        value[size] = '\0';
+        for (;; count++) {
+            char path[64];
+            snprintf(path, sizeof(path), "data/fill/%d", count);
+            int r = xs_write_string(client, path, value);
+            if (r == 0)
+                continue;
+            ck_assert_msg(r == -EIO || r == -ENOMEM, "filling: %s", strerror(-r));
+            break;
+        }
+    }
+}
+
+/* DomD's memory quota (xenstored -Q memory) used up by another client of
+ * DomD. xenstored then refuses DomD's new nodes (EIO), its longer replies
+ * (ENOMEM), and silently drops its watch events. A bridge added by a reload
+ * cannot get its node: status says so, with the quota. Bridges whose
+ * publication needs no new memory keep working (an announced backend). A
+ * backend change xenstored did not tell the daemon about, and the missing
+ * node, are both made good at the first xenstore event after room returns:
+ * after a refusal for memory the daemon reads every backend again. */
+START_TEST(memory_quota_exhausted_at_run_time)
+{
+    static const char config_a[] =
+        "[frontend domu1]\ndomid = 5\n\n"
+        "[backend barrier]\nprobe = xenstore\npath = device-model/5/barrier\nvalue = up\n\n"
+        "[bridge domu1/barrier]\ndevice-tree-path = /barrier\nbackends = barrier\n\n"
+        "[backend ann]\nprobe = announce\nowner = uid:0\n\n"
+        "[backend b1-0]\nprobe = xenstore\npath = device-model/5/b1-0/state\nvalue = running\n\n"
+        "[bridge domu1/br0]\ndevice-tree-path = /pcie@0\nbackends = ann\n\n"
+        "[bridge domu1/br1]\ndevice-tree-path = /pcie@1\nbackends = b1-0\n";
+    /* Same size as "running": rewriting it needs no memory. */
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/b1-0/state", "stopped"), 0);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/b2-0/state", "stopped"), 0);
+    start_daemon(config_a);
+    struct xs_handle *client = harness_open(harness, DOMD);
+    ck_assert_ptr_nonnull(client);
+    use_up_memory(client);
+
+    char *config = NULL;
+    ck_assert_int_ge(asprintf(&config, "%s\n[backend b2-0]\nprobe = xenstore\n"
+                              "path = device-model/5/b2-0/state\nvalue = running\n\n"
+                              "[bridge domu1/br2]\ndevice-tree-path = /pcie@2\n"
+                              "backends = b2-0\n", config_a), 0);
+    ck_assert_int_eq(daemon_runner_reload(&runner, config), 0);
+    free(config);
+    daemon_runner_drain(&runner);
+    char *output = status_text();
+    ck_assert_msg(strstr(output, "domu1/br2: signal xenstore: cannot create "
+                                 "/local/domain/5/xenready/br2: Input/output error") &&
+                  strstr(output, "-Q memory") && strstr(output, "tried again"),
+                  "status was:\n%s", output);
+    free(output);
+
+    /* An announced backend: its bridge is signalled all the same. */
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "ann", NULL}), 0);
+    char node[64];
+    node_path(node, sizeof(node), 0, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+
+    /* A change whose event xenstored drops: DomD is at its quota. */
+    ck_assert_int_eq(xs_write_string(client, "device-model/5/b1-0/state", "running"), 0);
+
+    /* Room returns (xenstored tells nobody); the next event the daemon gets
+     * (the barrier) makes it read everything again and make br2's node. */
+    ck_assert(xs_rm(client, XBT_NULL, "data/fill"));
+    unsigned long barrier_generation = 1;
+    barrier_pass(&barrier_generation);
+    node_path(node, sizeof(node), 1, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+    node_path(node, sizeof(node), 2, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "waiting", TIMEOUT_MS), 0);
+    wait_node_key(2, "device-tree-path", "/pcie@2");
+    xs_assert_node_protected(frontend, node, DOMD, FRONTEND);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/b2-0/state", "running"), 0);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+    output = status_text();
+    ck_assert_msg(!strstr(output, "signal xenstore"), "status was:\n%s", output);
+    free(output);
+    xs_close(client);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *suite = suite_create("faults");
@@ -723,6 +892,8 @@ static Suite *faults_suite(void)
         {"node removed", removed_node_is_made_again, setup},
         {"keys changed", changed_keys_are_written_again, setup},
         {"node taken over", node_taken_over_is_not_used, setup},
+        {"watch quota", watch_quota_exhausted_at_run_time, setup_small_watch_quota},
+        {"memory quota", memory_quota_exhausted_at_run_time, setup_memory_quota},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tcase = tcase_create(cases[i].name);

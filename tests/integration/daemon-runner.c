@@ -251,6 +251,17 @@ int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *c
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int daemon_runner_reload(struct daemon_runner *runner, const char *config)
+{
+    FILE *file = fopen(runner->config_path, "w");
+    if (!file)
+        return -errno;
+    fputs(config, file);
+    if (fclose(file) != 0)
+        return -errno;
+    return daemon_runner_ctl(runner, NULL, (const char *[]){"reload", NULL});
+}
+
 char *xs_read_string(struct xs_handle *handle, const char *path)
 {
     unsigned int length;

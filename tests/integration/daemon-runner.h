@@ -57,6 +57,11 @@ void daemon_runner_drain(struct daemon_runner *runner);
 int daemon_runner_stop(struct daemon_runner *runner, int sig);
 void daemon_runner_finish(struct daemon_runner *runner);
 
+/* Replaces the configuration file with config and asks the daemon to
+ * reload it ("xenreadyctl reload", answered once done); returns its exit
+ * status. */
+int daemon_runner_reload(struct daemon_runner *runner, const char *config);
+
 /* Runs "xenreadyctl --socket <control> ARGS…" and returns its exit status;
  * its standard output is stored in *output (malloc'd) when output != NULL. */
 int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *const *args);
