@@ -375,6 +375,52 @@ int xs_wait_value(struct xs_handle *handle, const char *watch_path, const char *
     return xs_wait_until(handle, watch_path, value_is, &wanted, timeout_ms);
 }
 
+void peer_start(struct peer *peer, const char *const *argv)
+{
+    int to_child[2], from_child[2];
+    ck_assert_int_eq(pipe2(to_child, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(from_child, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(to_child[0], STDIN_FILENO);
+        dup2(from_child[1], STDOUT_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    *peer = (struct peer){.pid = pid, .in = to_child[1], .out = fdopen(from_child[0], "r")};
+}
+
+char *peer_line(struct peer *peer, char *line, size_t size)
+{
+    struct pollfd pollfd = {.fd = fileno(peer->out), .events = POLLIN};
+    ck_assert_msg(poll(&pollfd, 1, 10000) == 1, "peer %d did not answer", (int)peer->pid);
+    ck_assert_ptr_nonnull(fgets(line, (int)size, peer->out));
+    line[strcspn(line, "\n")] = '\0';
+    return line;
+}
+
+void peer_do(struct peer *peer, const char *command, const char *expected)
+{
+    char line[256];
+    ck_assert_int_eq(dprintf(peer->in, "%s\n", command), (int)strlen(command) + 1);
+    ck_assert_str_eq(peer_line(peer, line, sizeof(line)), expected);
+}
+
+void peer_kill(struct peer *peer)
+{
+    if (peer->pid <= 0)
+        return;
+    kill(peer->pid, SIGKILL);
+    waitpid(peer->pid, NULL, 0);
+    close(peer->in);
+    fclose(peer->out);
+    *peer = (struct peer){0};
+}
+
 void integration_add_cases(Suite *suite, const struct integration_case *cases, size_t count,
                            void (*setup)(void), void (*teardown)(void))
 {

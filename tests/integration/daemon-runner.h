@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct harness;
@@ -85,6 +86,22 @@ int xs_write_string(struct xs_handle *handle, const char *path, const char *valu
  * frontend reads them but can neither write nor remove them. */
 void xs_assert_node_protected(struct xs_handle *frontend_handle, const char *node,
                               unsigned int domd, unsigned int frontend);
+
+/* A helper process driven line by line (tests/peers/test-backend): commands
+ * on its standard input, one answer line each on its standard output. */
+struct peer {
+    pid_t pid;
+    int in;                  /* we write commands */
+    FILE *out;               /* we read answer lines */
+};
+
+void peer_start(struct peer *peer, const char *const *argv);
+/* Reads the peer's next line (waits at most 10 s: a check failure). */
+char *peer_line(struct peer *peer, char *line, size_t size);
+/* Sends command and checks that the answer is expected. */
+void peer_do(struct peer *peer, const char *command, const char *expected);
+/* SIGKILL and reap; nothing when the peer is not running. */
+void peer_kill(struct peer *peer);
 
 struct integration_case {
     const char *name;
