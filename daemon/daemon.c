@@ -268,24 +268,27 @@ static void daemon_on_node_refresh(struct bridge *bridge, void *userdata)
 
 /* After each batch of xenstore events: xenstored never says that room
  * returned, so what it refused is tried again now, on an event, never on a
- * timer. After a refusal for lack of memory, xenstored may have dropped our
- * watch events too (it does so silently at a domain's memory quota): every
- * backend is read again. */
+ * timer, and only until the first refusal. After a refusal for lack of
+ * memory, xenstored may also have dropped our watch events (it does so
+ * silently at a domain's memory quota): once what was refused goes through
+ * again (or nothing was left to try), every backend is read again. */
 static void daemon_on_xenstore_batch(void *userdata)
 {
     struct daemon *daemon = userdata;
-    if (xenstore_take_memory_shortage(daemon->xenstore)) {
-        log_message(LOG_WARNING, "xenstored refused a request of mine for lack of memory "
-                    "(domain %u's memory quota, xenstored -Q memory, looks used up): watch "
-                    "events may have been dropped; reading every backend again",
-                    xenstore_domid(daemon->xenstore));
-        daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
-    }
     struct signaller *signallers[4];
     size_t count = daemon_signallers(daemon, signallers, 4);
-    for (size_t i = 0; i < count; i++)
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < count; i++)
         if (signallers[i]->ops->retry)
-            signallers[i]->ops->retry(signallers[i]);
+            r = signallers[i]->ops->retry(signallers[i]);
+    if (!xenstore_memory_short(daemon->xenstore) || (r < 0 && xenstore_error_is_room(r)))
+        return;
+    xenstore_memory_recovered(daemon->xenstore);
+    log_message(LOG_WARNING, "xenstored refused a request of mine for lack of memory (domain "
+                "%u's memory quota, xenstored -Q memory, is or was used up): watch events may "
+                "have been dropped meanwhile; reading every backend again",
+                xenstore_domid(daemon->xenstore));
+    daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
 }
 
 /* Connects (unless a reload kept the connection), builds probes and

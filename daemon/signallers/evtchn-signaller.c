@@ -204,15 +204,18 @@ static void evtchn_signaller_refresh(struct signaller *base, struct bridge *brid
 }
 
 /* A port whose number could not be written (xenstored had no room). */
-static void evtchn_signaller_retry(struct signaller *base)
+static int evtchn_signaller_retry(struct signaller *base)
 {
     struct evtchn_signaller *signaller = to_evtchn_signaller(base);
     for (size_t i = 0; i < signaller->slots.count; i++) {
         struct signal_slot *slot = &signaller->slots.slots[i];
-        if (slot->bridge && !slot->bridge->frontend->absent && slot->port >= 0
-            && !slot->published)
-            slot_establish(signaller, slot);
+        if (!slot->bridge || slot->bridge->frontend->absent || slot->port < 0 || slot->published)
+            continue;
+        int r = slot_establish(signaller, slot);
+        if (r < 0 && xenstore_error_is_room(r))
+            return r;
     }
+    return 0;
 }
 
 static void evtchn_signaller_free(struct signaller *base)

@@ -44,8 +44,10 @@ struct signaller_ops {
      * or different (and nothing else: its own writes come back here). */
     void (*refresh)(struct signaller *signaller, struct bridge *bridge);
     /* Optional: after each batch of xenstore events, try again what
-     * xenstored refused for lack of room (it never says room returned). */
-    void (*retry)(struct signaller *signaller);
+     * xenstored refused for lack of room (it never says room returned).
+     * Stops at the first refusal, returning it (a negative errno): the rest
+     * would be refused too, and a batch must stay cheap. 0: nothing left. */
+    int (*retry)(struct signaller *signaller);
 };
 
 struct signaller {

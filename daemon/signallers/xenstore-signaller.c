@@ -82,6 +82,7 @@ struct xenstore_signaller {
     size_t watch_count;
     xenstore_signaller_refresh_fn on_refresh;
     void *refresh_userdata;
+    size_t retry_from;           /* where the next retry starts */
 };
 
 static struct xenstore_signaller *to_xenstore_signaller(struct signaller *signaller)
@@ -678,16 +679,24 @@ static void xenstore_signaller_publish(struct signaller *base, struct bridge *br
         node_reconcile(signaller, node, false);
 }
 
-static void xenstore_signaller_retry(struct signaller *base)
+/* Round robin from where the last batch stopped, so that one node that
+ * needs more room than the others does not keep them waiting. */
+static int xenstore_signaller_retry(struct signaller *base)
 {
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
-    for (size_t i = 0; i < signaller->node_count; i++) {
+    for (size_t n = 0; n < signaller->node_count; n++) {
+        size_t i = (signaller->retry_from + n) % signaller->node_count;
         struct bridge_node *node = &signaller->nodes[i];
         if (!node->bridge || !node->retry || node->bridge->frontend->absent)
             continue;
         node->retry = false;
-        node_reconcile(signaller, node, true);
+        int r = node_reconcile(signaller, node, true);
+        if (r < 0 && node->retry) {
+            signaller->retry_from = i;
+            return r;
+        }
     }
+    return 0;
 }
 
 static int xenstore_signaller_report(struct signaller *base, const struct bridge *bridge,

@@ -392,11 +392,14 @@ void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_batch_fn fn
     xenstore->batch_userdata = userdata;
 }
 
-bool xenstore_take_memory_shortage(struct xenstore *xenstore)
+bool xenstore_memory_short(const struct xenstore *xenstore)
 {
-    bool short_of_memory = xenstore->short_of_memory;
+    return xenstore->short_of_memory;
+}
+
+void xenstore_memory_recovered(struct xenstore *xenstore)
+{
     xenstore->short_of_memory = false;
-    return short_of_memory;
 }
 
 void xenstore_start(struct xenstore *xenstore)

@@ -56,10 +56,11 @@ void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_lost_fn fn, 
 /* Called after each batch of watch events (may be NULL). */
 void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_batch_fn fn, void *userdata);
 /* Whether a request was refused for lack of memory (-ENOMEM, or -EIO for a
- * write) since the last call; clears it. xenstored drops watch events for a
- * domain at its memory quota without telling it: after such a refusal,
- * events may have been lost. */
-bool xenstore_take_memory_shortage(struct xenstore *xenstore);
+ * write) since xenstore_memory_recovered() was last called. xenstored drops
+ * watch events for a domain at its memory quota without telling it: after
+ * such a refusal, events may have been lost. */
+bool xenstore_memory_short(const struct xenstore *xenstore);
+void xenstore_memory_recovered(struct xenstore *xenstore);
 /* Starts dispatching events from the loop. */
 void xenstore_start(struct xenstore *xenstore);
 
