@@ -7,6 +7,8 @@
  * observers and frontends that are never introduced). bench/run drives it.
  *
  *   xenready-bench signal [-n N] [--poll N] [--exec N]   latency, alternatives
+ *   xenready-bench control [-n N] [--clients C] [--busy T] [--fillers F] [-- XENSTORED-ARGS]
+ *                                   signal latency under control-socket load
  *   xenready-bench scale --bridges N [--backends K] [-- XENSTORED-ARGS]
  *   xenready-bench idle --bridges N --seconds S [--strace] [-- XENSTORED-ARGS]
  *   xenready-bench heap --bridges N [--backends K] --out FILE
@@ -33,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +43,7 @@
 
 #include "daemon-runner.h"
 #include "harness.h"
+#include "xenready-control.h"
 #include "xs-count.h"
 
 extern char **environ;
@@ -814,6 +818,268 @@ static int signal_main(int argc, char **argv)
     return failed ? 1 : 0;
 }
 
+/* ---- control: signal latency under control-socket load ----------------- */
+
+/* What the load's clients do. */
+enum load_kind {
+    LOAD_NONE,
+    LOAD_IDLE,      /* connect, send nothing */
+    LOAD_SLOW,      /* send "status", never read the (large) answer */
+    LOAD_HALF,      /* half a request, or a held "wait", then shutdown(SHUT_WR) */
+    LOAD_BUSY,      /* "status" again and again, reading each answer (threads) */
+};
+
+struct load {
+    enum load_kind kind;
+    const char *socket_path;
+    int *fds;
+    size_t count;
+    size_t refused;          /* answered "too many clients" */
+    volatile bool stop;
+    pthread_t *threads;
+    unsigned long requests;  /* LOAD_BUSY: answered requests */
+};
+
+static int control_connect(const char *path)
+{
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof(address.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0)
+        die("cannot connect to %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static void send_all(int fd, const char *text)
+{
+    size_t length = strlen(text);
+    if (send(fd, text, length, MSG_NOSIGNAL) != (ssize_t)length)
+        die("cannot send a control request: %s", strerror(errno));
+}
+
+/* One request, the whole answer read; returns its size in bytes. */
+static size_t control_request(const char *path, const char *request)
+{
+    int fd = control_connect(path);
+    send_all(fd, request);
+    char buffer[65536];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+        total += (size_t)n;
+    close(fd);
+    return total;
+}
+
+static const char status_request[] = "{\"version\": 1, \"command\": \"status\"}\n";
+
+static void *load_busy(void *data)
+{
+    struct load *load = data;
+    while (!load->stop) {
+        control_request(load->socket_path, status_request);
+        __atomic_add_fetch(&load->requests, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* Connects the load's clients and has them do what their kind does; then
+ * one status request of our own, which the daemon answers after it took
+ * the connections made before it (the listening socket's queue is FIFO). */
+static void load_open(struct load *load)
+{
+    for (size_t i = 0; load->kind != LOAD_BUSY && i < load->count; i++) {
+        int fd = control_connect(load->socket_path);
+        load->fds[i] = fd;
+        if (load->kind == LOAD_SLOW) {
+            send_all(fd, status_request);
+        } else if (load->kind == LOAD_HALF) {
+            send_all(fd, i % 2 ? "{\"version\": 1, \"command\": \"wait\", \"bridges\": "
+                                 "[\"fe0/pcie0\"]}\n"
+                               : "{\"version\": 1, \"comm");
+            shutdown(fd, SHUT_WR);
+        }
+    }
+    if (load->kind == LOAD_BUSY)
+        for (size_t i = 0; i < load->count; i++)
+            if (pthread_create(&load->threads[i], NULL, load_busy, load) != 0)
+                die("pthread_create failed");
+    control_request(load->socket_path, status_request);
+    /* Count the refusals: those connections are answered and closed. */
+    for (size_t i = 0; load->kind != LOAD_BUSY && i < load->count; i++) {
+        struct pollfd pfd = {.fd = load->fds[i], .events = POLLIN};
+        char peek[64];
+        ssize_t n;
+        if (poll(&pfd, 1, 0) == 1
+            && (n = recv(load->fds[i], peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT)) > 0) {
+            peek[n] = '\0';
+            load->refused += strstr(peek, "\"ok\": false") || strstr(peek, "\"ok\":false");
+        }
+    }
+}
+
+static void load_close(struct load *load)
+{
+    if (load->kind == LOAD_BUSY) {
+        load->stop = true;
+        for (size_t i = 0; i < load->count; i++)
+            pthread_join(load->threads[i], NULL);
+        load->stop = false;
+        return;
+    }
+    for (size_t i = 0; i < load->count; i++)
+        if (load->fds[i] >= 0)
+            close(load->fds[i]);
+}
+
+/* A bridge with one backend that the signal iterations flip, and fillers:
+ * bridges that stay waiting and make "status" answers large (a slow reader
+ * then holds a response bigger than a socket buffer). */
+static char *config_control(size_t fillers)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    fputs(signal_config, f);
+    for (size_t i = 0; i < fillers; i++)
+        fprintf(f, "\n[frontend fe%zu]\ndomid = %zu\n\n[backend filler%zu]\nprobe = xenstore\n"
+                   "path = backend/vfill/%zu/state\nvalue = 4\n\n[bridge fe%zu/pcie0]\n"
+                   "device-tree-path = /pcie@10000000\nbackends = filler%zu\n", i, 100 + i, i,
+                i, i, i);
+    fclose(f);
+    return text;
+}
+
+static int control_main(int argc, char **argv)
+{
+    int iterations = 2000, clients = 100, busy = 8;
+    size_t fillers = 600;
+    static const struct option options[] = {
+        {"iterations", required_argument, NULL, 'n'},
+        {"clients", required_argument, NULL, 'c'},
+        {"busy", required_argument, NULL, 'b'},
+        {"fillers", required_argument, NULL, 'f'},
+        {0},
+    };
+    int option;
+    while ((option = getopt_long(argc, argv, "n:", options, NULL)) != -1) {
+        switch (option) {
+        case 'n': iterations = atoi(optarg); break;
+        case 'c': clients = atoi(optarg); break;
+        case 'b': busy = atoi(optarg); break;
+        case 'f': fillers = strtoul(optarg, NULL, 10); break;
+        default: return 2;
+        }
+    }
+    struct harness *h = harness_must_start((const char *const *)&argv[optind]);
+    if (harness_introduce(h, DOMD, "domd") < 0 || harness_introduce(h, FRONTEND, "domu") < 0
+        || harness_set_permissions(h, "/local/domain/1/backend", "n1") < 0
+        || harness_set_permissions(h, "/local/domain/5/xenready", "n1 r5") < 0)
+        die("cannot set up the domains");
+    for (size_t i = 0; i < fillers; i++) {
+        char path[64], perms[32];
+        snprintf(path, sizeof(path), "/local/domain/%zu/xenready", 100 + i);
+        snprintf(perms, sizeof(perms), "n1 r%zu", 100 + i);
+        if (harness_set_permissions(h, path, perms) < 0)
+            die("cannot create %s", path);
+    }
+    struct xs_handle *domd = harness_open(h, DOMD), *fe = harness_open(h, FRONTEND);
+    if (!domd || !fe)
+        die("cannot open handles: %s", strerror(errno));
+    xs_must_write(domd, "backend/vbench/5/0/state", "4");
+    char *config = config_control(fillers);
+    struct bench_daemon d;
+    daemon_spawn(&d, h, config, NULL, false, 60000);
+    free(config);
+    xs_must_watch(fe, SIGNAL_NODE "/state", "signal");
+    const char *socket_path = d.runner.control_path;
+    size_t status_bytes = control_request(socket_path, status_request);
+
+    static const struct {
+        enum load_kind kind;
+        const char *what;
+    } scenarios[] = {
+        {LOAD_NONE, "no client"},
+        {LOAD_IDLE, "idle: connected, nothing sent"},
+        {LOAD_SLOW, "slow readers: sent \"status\", never read the answer"},
+        {LOAD_HALF, "half-closed: half a request, or a held \"wait\", then SHUT_WR"},
+        {LOAD_BUSY, "busy: \"status\" in a loop, answers read"},
+    };
+    enum { SCENARIOS = sizeof(scenarios) / sizeof(scenarios[0]), BATCH = 250 };
+    struct samples latency[SCENARIOS] = {{0}};
+    double cpu[SCENARIOS] = {0};
+    long rss_max[SCENARIOS] = {0};
+    size_t refused[SCENARIOS] = {0};
+    unsigned long busy_requests = 0;
+    int *fds = calloc((size_t)clients, sizeof(*fds));
+    pthread_t *threads = calloc((size_t)busy, sizeof(*threads));
+    if (!fds || !threads)
+        die("out of memory");
+    /* Batches of each scenario in turn, so that every one sees the same
+     * machine; each batch opens its load afresh (the daemon drops clients
+     * after XENREADY_CONTROL_TIMEOUT_SECONDS). */
+    for (int done = 0; done < iterations; done += BATCH) {
+        for (int k = 0; k < SCENARIOS; k++) {
+            struct load load = {.kind = scenarios[k].kind, .socket_path = socket_path,
+                                .fds = fds, .threads = threads,
+                                .count = scenarios[k].kind == LOAD_NONE ? 0
+                                         : scenarios[k].kind == LOAD_BUSY ? (size_t)busy
+                                                                          : (size_t)clients};
+            load_open(&load);
+            refused[k] = load.refused;
+            double cpu_before = proc_cpu_us(d.runner.pid, false);
+            for (int i = done; i < done + BATCH && i < iterations; i++) {
+                double t0 = now_us(), at;
+                xs_must_write(domd, "backend/vbench/5/1/state", "4");
+                if (wait_value(fe, SIGNAL_NODE "/state", "ready", 10000, &at) < 0)
+                    die("%s: the frontend never saw ready", scenarios[k].what);
+                samples_add(&latency[k], at - t0);
+                t0 = now_us();
+                xs_must_write(domd, "backend/vbench/5/1/state", "0");
+                if (wait_value(fe, SIGNAL_NODE "/state", "waiting", 10000, &at) < 0)
+                    die("%s: the frontend never saw waiting", scenarios[k].what);
+                samples_add(&latency[k], at - t0);
+                notify_drain(&d.runner);
+            }
+            cpu[k] += proc_cpu_us(d.runner.pid, false) - cpu_before;
+            long rss = proc_status_kb(d.runner.pid, "VmRSS");
+            if (rss > rss_max[k])
+                rss_max[k] = rss;
+            load_close(&load);
+            busy_requests += load.requests;
+        }
+    }
+    printf("### Signal latency under control-socket load (µs)\n\n");
+    printf("%d clients (%d at most are served at once, XENREADY_CONTROL_CLIENTS_MAX), %d busy "
+           "threads; %zu filler bridges make a \"status\" answer %zu bytes. %d signals per "
+           "scenario (backend write → frontend watch event on state, both directions), in "
+           "batches of %d interleaved across scenarios.\n\n", clients,
+           XENREADY_CONTROL_CLIENTS_MAX, busy, fillers, status_bytes, 2 * iterations,
+           BATCH);
+    printf("| load | refused | n | p50 | p99 | max | p50 / no client | p99 / no client | "
+           "daemon CPU per signal µs | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    double base50 = samples_pct(&latency[0], 50), base99 = samples_pct(&latency[0], 99);
+    for (int k = 0; k < SCENARIOS; k++) {
+        printf("| %s | %zu | %zu | %.1f | %.1f | %.1f | %.2f× | %.2f× | %.1f | %.1f |\n",
+               scenarios[k].what, refused[k], latency[k].n, samples_pct(&latency[k], 50),
+               samples_pct(&latency[k], 99), samples_pct(&latency[k], 100),
+               samples_pct(&latency[k], 50) / base50, samples_pct(&latency[k], 99) / base99,
+               cpu[k] / (double)latency[k].n, rss_max[k] / 1024.0);
+        if (!latency[k].n || samples_pct(&latency[k], 50) > samples_pct(&latency[k], 99))
+            insane("%s: no samples or percentiles out of order", scenarios[k].what);
+    }
+    printf("\nBusy clients got %lu answers in all.\n\n", busy_requests);
+    for (int k = 0; k < SCENARIOS; k++)
+        samples_free(&latency[k]);
+    free(fds);
+    free(threads);
+    daemon_stop(&d);
+    xs_close(domd);
+    xs_close(fe);
+    harness_stop(h);
+    return failed ? 1 : 0;
+}
+
 /* ---- scale ------------------------------------------------------------ */
 
 struct burst {
@@ -1111,7 +1377,7 @@ static int heap_main(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: xenready-bench signal|scale|idle|heap|exec-helper …");
+        die("usage: xenready-bench signal|control|scale|idle|heap|exec-helper …");
     signal(SIGPIPE, SIG_IGN);
     /* The shim of this build tree unless told otherwise, as xenstore-harness. */
     if (!getenv("XENREADY_SHIM"))
@@ -1123,6 +1389,8 @@ int main(int argc, char **argv)
         return signal_main(argc, argv);
     if (strcmp(command, "scale") == 0)
         return scale_main(argc, argv);
+    if (strcmp(command, "control") == 0)
+        return control_main(argc, argv);
     if (strcmp(command, "idle") == 0)
         return idle_main(argc, argv);
     if (strcmp(command, "heap") == 0)
