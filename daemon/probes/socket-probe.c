@@ -214,11 +214,21 @@ static void socket_check(struct socket_backend *entry, enum check_cause cause)
     bool problem, is_socket;
     unsigned long sock_ino = 0;
     bool ready = socket_observe(entry, detail, sizeof(detail), &problem, &is_socket, &sock_ino);
+    /* The holder may die between the look and the pidfd, and nothing would
+     * then tell of its death (found by the flapping test: a backend killed
+     * right after it bound stayed ready). So the socket is looked at again
+     * once its holder's pidfd exists: a death after that is an event. */
+    for (int look = 0; ready && look < 3; look++) {
+        unsigned long followed = sock_ino;
+        holder_follow(entry, followed);
+        ready = socket_observe(entry, detail, sizeof(detail), &problem, &is_socket, &sock_ino);
+        if (ready && sock_ino == followed)
+            break;
+    }
     struct model *model = entry->probe->probe.model;
     if (ready) {
         note_problem(entry, NULL);
         recheck_stop(entry);
-        holder_follow(entry, sock_ino);
         model_set_backend_ready(model, entry->backend, true, NULL);
         return;
     }
