@@ -255,8 +255,10 @@ END_TEST
  * SIGKILLed; the socket probe follows inotify and the holder's pidfd) and
  * announcements (xenreadyctl ready/gone through the control socket). Events
  * from different sources have no common order, so after each burst the test
- * waits, on the frontend's watch, for every bridge to settle in its true
- * state, then checks generations moved by the parity of the changes. */
+ * waits for the daemon's STATUS= to name exactly the backends missing in
+ * truth, then for every bridge to settle in its true state on the
+ * frontend's watch, and checks generations moved by the parity of the
+ * changes. */
 enum { KINDS = 3, PER_KIND = 2, MIXED_BACKENDS = KINDS * PER_KIND, MIXED_BRIDGES = 4 };
 
 static const char *const mixed_names[MIXED_BACKENDS] = {"x0", "x1", "s0", "s1", "a0", "a1"};
@@ -293,6 +295,34 @@ static bool mixed_truth(const bool up[MIXED_BACKENDS], int bridge)
             if (strcmp(word, mixed_names[k]) == 0 && !up[k])
                 return false;
     return true;
+}
+
+/* The STATUS= the daemon sends when its view equals the truth: every
+ * waiting bridge with the backends it misses, in configuration order. */
+static void mixed_status(const bool up[MIXED_BACKENDS], char *status, size_t size)
+{
+    size_t ready = 0;
+    for (int i = 0; i < MIXED_BRIDGES; i++)
+        ready += mixed_truth(up, i);
+    size_t used = (size_t)snprintf(status, size, "%zu/%d bridges ready", ready, MIXED_BRIDGES);
+    const char *separator = "; waiting: ";
+    for (int i = 0; i < MIXED_BRIDGES; i++) {
+        if (mixed_truth(up, i))
+            continue;
+        used += (size_t)snprintf(status + used, size - used, "%sdomu1/br%d (", separator, i);
+        separator = ", ";
+        char words[64];
+        snprintf(words, sizeof(words), "%s", mixed_bridges[i]);
+        const char *inner = "";
+        for (char *save = NULL, *word = strtok_r(words, " ", &save); word;
+             word = strtok_r(NULL, " ", &save))
+            for (int k = 0; k < MIXED_BACKENDS; k++)
+                if (strcmp(word, mixed_names[k]) == 0 && !up[k]) {
+                    used += (size_t)snprintf(status + used, size - used, "%s%s", inner, word);
+                    inner = " ";
+                }
+        used += (size_t)snprintf(status + used, size - used, ")");
+    }
 }
 
 static void mixed_set(struct peer peers[PER_KIND], int backend, bool up)
@@ -335,20 +365,45 @@ START_TEST(flapping_of_every_kind_converges)
 
     struct peer peers[PER_KIND] = {{0}};
     bool up[MIXED_BACKENDS] = {false};
+    /* valgrind 3.19 has no pidfd_open(), with which the socket probe sees a
+     * holder die: under it the sockets come up once and stay. */
+    bool sockets_flap = !getenv("XENREADY_VALGRIND");
+    if (!sockets_flap) {
+        printf("under valgrind: socket backends stay up (no pidfd_open)\n");
+        for (int k = PER_KIND; k < 2 * PER_KIND; k++)
+            mixed_set(peers, k, up[k] = true);
+    }
     bool published[MIXED_BRIDGES] = {false};
     unsigned long generation[MIXED_BRIDGES];
-    for (int i = 0; i < MIXED_BRIDGES; i++)
+    for (int i = 0; i < MIXED_BRIDGES; i++) {
+        char node[64];
+        node_path(node, sizeof(node), i, NULL);
+        published[i] = mixed_truth(up, i);
+        ck_assert_int_eq(xs_wait_settled(frontend, node, published[i] ? "ready" : "waiting",
+                                         TIMEOUT_MS), 0);
         generation[i] = read_generation(i);
+    }
     long rss_start = 0;
     int per_kind[KINDS] = {0};
     for (int event = 0; event < EVENTS; event++) {
         int backend = rand_r(&seed) % MIXED_BACKENDS;
+        if (!sockets_flap && backend / PER_KIND == 1)
+            backend = (backend + PER_KIND) % MIXED_BACKENDS;
         up[backend] = !up[backend];
         per_kind[backend / PER_KIND]++;
         mixed_set(peers, backend, up[backend]);
         daemon_runner_drain(&runner);
         if (event % BURST != BURST - 1)
             continue;
+        /* The sources have no common order: a bridge may show its true state
+         * while events that change it and back are still on their way. The
+         * daemon's STATUS= names every missing backend: once it matches the
+         * truth, every event of the burst has been taken. */
+        char status[512];
+        mixed_status(up, status, sizeof(status));
+        ck_assert_msg(daemon_runner_wait_status(&runner, status, TIMEOUT_MS) == 0,
+                      "event %d: STATUS never became \"%s\"; last \"%s\"", event, status,
+                      runner.last_status);
         for (int i = 0; i < MIXED_BRIDGES; i++) {
             bool truth = mixed_truth(up, i);
             char node[64];
