@@ -141,6 +141,15 @@
  * notified while it is stopped; the new instance writes a new
  * "event-channel".
  *
+ * Nodes removed or changed under xenreadyd
+ * ----------------------------------------
+ * A node removed while xenreadyd runs is made again at once, complete, with
+ * the state and generation last published ("event-channel" with the same
+ * port). A generation raised by another writer is continued from, never
+ * taken back. A node removed while xenreadyd is stopped starts again at
+ * generation 1 (waiting) or 2 (ready): a guest that saw the node go must
+ * read it afresh rather than compare generations across its removal.
+ *
  * Versioning
  * ----------
  * "version" holds XENREADY_PROTOCOL_VERSION. Additions that old guests can
