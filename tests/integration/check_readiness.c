@@ -215,17 +215,7 @@ START_TEST(only_the_frontend_reads_and_nobody_else_writes)
     ck_assert_int_eq(xs_write_string(frontend, NODE "/state", "ready"), -EACCES);
     ck_assert_int_eq(xs_write_string(frontend, NODE "/generation", "99"), -EACCES);
     assert_frontend_sees("waiting", "1");
-
-    unsigned int count = 0;
-    struct xs_permissions *permissions = xs_get_permissions(frontend, XBT_NULL, NODE "/state",
-                                                            &count);
-    ck_assert_ptr_nonnull(permissions);
-    ck_assert_uint_eq(count, 2);
-    ck_assert_uint_eq(permissions[0].id, DOMD);
-    ck_assert_uint_eq(permissions[0].perms, XS_PERM_NONE);
-    ck_assert_uint_eq(permissions[1].id, FRONTEND);
-    ck_assert_uint_eq(permissions[1].perms, XS_PERM_READ);
-    free(permissions);
+    xs_assert_node_protected(frontend, NODE, DOMD, FRONTEND);
     xs_close(bystander);
 }
 END_TEST
