@@ -83,18 +83,16 @@ static void describe_value(char *out, size_t size, const char *value, unsigned i
     strcpy(out + used, i < length ? "..." : "");
 }
 
-static void probe_read_backend(struct xenstore_probe *probe, struct watched_backend *watched)
+/* Turns what reading a backend's key gave (r, value) into an observation. */
+static void probe_observe(struct xenstore_probe *probe, struct watched_backend *watched, int r,
+                          const char *value, unsigned int length)
 {
     struct backend *backend = watched->backend;
-    char *value = NULL;
-    unsigned int length = 0;
-    int r = xenstore_read(probe->xenstore, watched->path, &value, &length);
     char detail[256];
     bool ready = false;
     if (r < 0 && xenstore_error_is_room(r)) {
         /* Says nothing about the backend: the last observation stands (the
          * daemon reads every backend again after the next batch of events). */
-        free(value);
         if (backend->probe_ready)
             return;
         snprintf(detail, sizeof(detail), "cannot read %s: %s%s; read again after the next "
@@ -113,8 +111,16 @@ static void probe_read_backend(struct xenstore_probe *probe, struct watched_back
         snprintf(detail, sizeof(detail), "%s is \"%s\", expected \"%s\"", watched->path, shown,
                  backend->expected_value);
     }
-    free(value);
     model_set_backend_ready(probe->probe.model, backend, ready, ready ? NULL : detail);
+}
+
+static void probe_read_backend(struct xenstore_probe *probe, struct watched_backend *watched)
+{
+    char *value = NULL;
+    unsigned int length = 0;
+    int r = xenstore_read(probe->xenstore, watched->path, &value, &length);
+    probe_observe(probe, watched, r, value, length);
+    free(value);
 }
 
 static bool path_is_at_or_below(const char *path, const char *ancestor)
@@ -284,19 +290,115 @@ static int xenstore_probe_arm(struct probe *base)
     return 0;
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The end of the group of by_path[start, high) that shares start's path
+ * component right after the first length characters; *name and *name_length
+ * give that component. */
+static size_t group_end(const struct subtree *subtree, size_t start, size_t high, size_t length,
+                        const char **name, size_t *name_length)
+{
+    const char *path = subtree->by_path[start]->path;
+    *name = path + length + 1;
+    *name_length = strcspn(*name, "/");
+    size_t end = start + 1;
+    while (end < high) {
+        const char *other = subtree->by_path[end]->path + length + 1;
+        if (strncmp(other, *name, *name_length) != 0
+            || (other[*name_length] != '/' && other[*name_length] != '\0'))
+            break;
+        end++;
+    }
+    return end;
+}
+
+/*
+ * Marks absent (indexed by configuration position) the backends of
+ * by_path[low, high), all at or below the directory made of the first length
+ * characters of their paths, whose key cannot exist because that directory,
+ * or one below it on the way, is missing. One listing spares the reads of
+ * every backend below a missing directory: at a first boot most keys are not
+ * written yet. Listing goes deeper while it finds something missing, or
+ * while a directory has a single child on the way; a listing of several
+ * children that are all there means a running system (a restart), where
+ * more listings would only add round trips. Errors other than ENOENT leave
+ * the backends to be read one by one.
+ */
+static void subtree_find_absent(struct xenstore_probe *probe, const struct subtree *subtree,
+                                size_t low, size_t high, size_t length, bool *absent)
+{
+    char *directory = strndup(subtree->by_path[low]->path, length);
+    char **children = NULL;
+    unsigned int count = 0;
+    int r = directory ? xenstore_directory(probe->xenstore, directory, &children, &count)
+                      : -ENOMEM;
+    free(directory);
+    if (r == -ENOENT)
+        for (size_t i = low; i < high; i++)
+            absent[subtree->by_path[i] - subtree->backends] = true;
+    if (r < 0)
+        return;
+    qsort(children, count, sizeof(*children), compare_strings);
+    /* The directory's own key, if a backend's, sorts first and is read. */
+    size_t first = low;
+    while (first < high && subtree->by_path[first]->path[length] == '\0')
+        first++;
+    size_t groups = 0, missing = 0;
+    for (size_t i = first, end; i < high; i = end) {
+        const char *name;
+        size_t name_length;
+        end = group_end(subtree, i, high, length, &name, &name_length);
+        char *key = strndup(name, name_length);
+        bool listed = key && bsearch(&key, children, count, sizeof(*children), compare_strings);
+        groups++;
+        if (key && !listed) {
+            missing++;
+            for (size_t j = i; j < end; j++)
+                absent[subtree->by_path[j] - subtree->backends] = true;
+        }
+        free(key);
+    }
+    free(children);
+    if (groups > 1 && !missing)
+        return;
+    for (size_t i = first, end; i < high; i = end) {
+        const char *name;
+        size_t name_length;
+        end = group_end(subtree, i, high, length, &name, &name_length);
+        /* Several keys below the child (not all the child itself). */
+        if (end - i > 1 && !absent[subtree->by_path[i] - subtree->backends]
+            && subtree->by_path[end - 1]->path[length + 1 + name_length] != '\0')
+            subtree_find_absent(probe, subtree, i, end, length + 1 + name_length, absent);
+    }
+}
+
 static int xenstore_probe_scan(struct probe *base)
 {
     struct xenstore_probe *probe = to_xenstore_probe(base);
     for (size_t i = 0; i < probe->subtree_count; i++) {
         struct subtree *subtree = &probe->subtrees[i];
+        bool *absent = NULL;
+        if (!subtree->watch_error && subtree->backend_count > 1) {
+            absent = calloc(subtree->backend_count, sizeof(*absent));
+            if (absent)
+                subtree_find_absent(probe, subtree, 0, subtree->backend_count,
+                                    strlen(subtree->root), absent);
+        }
+        /* In configuration order, as before, whatever the listings found. */
         for (size_t j = 0; j < subtree->backend_count; j++) {
             /* Read now, it could change unseen: not ready until watched. */
             if (subtree->watch_error)
                 model_set_backend_ready(probe->probe.model, subtree->backends[j].backend, false,
                                         subtree->watch_error);
+            else if (absent && absent[j])
+                probe_observe(probe, &subtree->backends[j], -ENOENT, NULL, 0);
             else
                 probe_read_backend(probe, &subtree->backends[j]);
         }
+        free(absent);
     }
     return 0;
 }

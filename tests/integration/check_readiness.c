@@ -202,6 +202,47 @@ START_TEST(wrong_value_does_not_count)
 }
 END_TEST
 
+/* The first scan lists directories to skip reading keys that cannot exist:
+ * keys present, with the wrong value, missing below an existing directory or
+ * below a missing one, a key that is also a directory, and siblings all
+ * present must each come out as a read one by one would have it. */
+START_TEST(first_scan_by_listing_matches_reading)
+{
+    static const char config[] =
+        "[frontend domu1]\ndomid = 5\n"
+        "[backend top]\nprobe = xenstore\npath = backend/t\nvalue = up\n"
+        "[backend one]\nprobe = xenstore\npath = backend/t/1/state\nvalue = up\n"
+        "[backend other]\nprobe = xenstore\npath = backend/t/1/other\nvalue = up\n"
+        "[backend two]\nprobe = xenstore\npath = backend/t/2/state\nvalue = up\n"
+        "[backend three]\nprobe = xenstore\npath = backend/t/3/state\nvalue = up\n"
+        "[backend gone]\nprobe = xenstore\npath = backend/u/v/state\nvalue = up\n"
+        "[backend gone2]\nprobe = xenstore\npath = backend/u/w/state\nvalue = up\n"
+        "[backend dma]\nprobe = xenstore\npath = device-model/5/a/state\nvalue = up\n"
+        "[backend dmb]\nprobe = xenstore\npath = device-model/5/b/state\nvalue = up\n"
+        "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@10000000\n"
+        "backends = top one other two three gone gone2 dma dmb\n";
+    setup_domains();
+    domd_writes("backend/t/1/state", "up");
+    domd_writes("backend/t", "up");
+    domd_writes("backend/t/1/other", "no");
+    domd_writes("backend/t/2/unrelated", "x");
+    domd_writes("device-model/5/a/state", "up");
+    domd_writes("device-model/5/b/state", "up");
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    ck_assert_str_eq(runner.last_status,
+                     "0/1 bridges ready; waiting: domu1/pcie0 (other two three gone gone2)");
+
+    domd_writes("backend/t/1/other", "up");
+    domd_writes("backend/t/2/state", "up");
+    domd_writes("backend/t/3/state", "up");
+    domd_writes("backend/u/v/state", "up");
+    domd_writes("backend/u/w/state", "up");
+    wait_frontend_state("ready");
+    assert_frontend_sees("ready", "2");
+}
+END_TEST
+
 START_TEST(only_the_frontend_reads_and_nobody_else_writes)
 {
     start_daemon(three_backends);
@@ -305,6 +346,7 @@ static Suite *readiness_suite(void)
         {"withdrawal", backend_going_away_withdraws},
         {"wrong value", wrong_value_does_not_count},
         {"permissions", only_the_frontend_reads_and_nobody_else_writes},
+        {"first scan by listing", first_scan_by_listing_matches_reading},
         {"restart", restart_with_all_backends_up_changes_nothing},
         {"restart after change", restart_publishes_what_changed_while_stopped},
         {"status", status_command_shows_the_table},
