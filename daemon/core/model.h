@@ -54,6 +54,10 @@ struct frontend {
     unsigned int domid;
     struct source_location where;
     bool absent;             /* its xenstore home was gone at the last domain event */
+    /* Its xenready directory, when last read, was the daemon's and readable
+     * by this frontend alone: a node made in it inherits exactly the
+     * permissions a signal node needs (xen/domains.h). */
+    bool directory_private;
 };
 
 struct backend {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xenstore.h>
 
 #include "core/model.h"
 #include "util/log.h"
@@ -20,14 +21,23 @@ struct domains {
 
 /* Present: DomD reads the directory. Gone: xenstored says it does not exist
  * or, since DomD cannot read /local/domain/<domid> itself, that it may not
- * look (EACCES). Other errors say nothing: the last answer stands. */
-static int frontend_present(struct domains *domains, const struct frontend *frontend)
+ * look (EACCES). Other errors say nothing: the last answer stands. Its
+ * permissions come with the same round trip (reading them needs the same
+ * right as reading the node): the xenstore signaller skips setting them on
+ * nodes it makes when the directory's are already exactly what they need. */
+static int frontend_present(struct domains *domains, struct frontend *frontend)
 {
-    char path[64], *value = NULL;
-    unsigned int length;
+    char path[64];
+    struct xs_permissions *permissions = NULL;
+    unsigned int count = 0;
     snprintf(path, sizeof(path), "/local/domain/%u/%s", frontend->domid, XENREADY_DIRECTORY);
-    int r = xenstore_read(domains->xenstore, path, &value, &length);
-    free(value);
+    int r = xenstore_get_permissions(domains->xenstore, path, &permissions, &count);
+    frontend->directory_private = r == 0 && count == 2
+                                  && permissions[0].id == xenstore_domid(domains->xenstore)
+                                  && permissions[0].perms == XS_PERM_NONE
+                                  && permissions[1].id == frontend->domid
+                                  && permissions[1].perms == XS_PERM_READ;
+    free(permissions);
     if (r == 0)
         return 1;
     return r == -ENOENT || r == -EACCES ? 0 : r;

@@ -20,7 +20,9 @@ struct xenstore;
 typedef void (*domains_changed_fn)(struct frontend *frontend, bool present, void *userdata);
 
 /* Arms both watches and records every frontend's presence (frontend->absent)
- * without calling fn. Failing to arm is logged, not fatal: without the events
+ * and whether its xenready directory's permissions are exactly a signal
+ * node's (frontend->directory_private; read again on every event) without
+ * calling fn. Failing to arm is logged, not fatal: without the events
  * channels are not re-created for domains that come back. */
 int domains_new(struct domains **out, struct xenstore *xenstore, struct model *model,
                 domains_changed_fn fn, void *userdata);

@@ -243,6 +243,31 @@ START_TEST(first_scan_by_listing_matches_reading)
 }
 END_TEST
 
+/* A node made in a directory whose permissions are not exactly its own
+ * (here the bystander may read it too) gets its own set, not the
+ * directory's; so does one made again after the directory's permissions
+ * changed under the running daemon. */
+START_TEST(node_permissions_never_taken_from_a_wider_directory)
+{
+    setup_domains();
+    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5 r9"), 0);
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, three_backends), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    assert_frontend_sees("waiting", "1");
+    xs_assert_node_protected(frontend, NODE, DOMD, FRONTEND);
+    ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
+
+    ck_assert(xs_rm(domd, XBT_NULL, NODE));
+    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5"), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    xs_assert_node_protected(frontend, NODE, DOMD, FRONTEND);
+    ck_assert_int_eq(harness_set_permissions(harness, "/local/domain/5/xenready", "n1 r5 r9"), 0);
+    ck_assert(xs_rm(domd, XBT_NULL, NODE));
+    wait_frontend_state("waiting");
+    xs_assert_node_protected(frontend, NODE, DOMD, FRONTEND);
+}
+END_TEST
+
 START_TEST(only_the_frontend_reads_and_nobody_else_writes)
 {
     start_daemon(three_backends);
@@ -347,6 +372,7 @@ static Suite *readiness_suite(void)
         {"wrong value", wrong_value_does_not_count},
         {"permissions", only_the_frontend_reads_and_nobody_else_writes},
         {"first scan by listing", first_scan_by_listing_matches_reading},
+        {"permissions of a wider directory", node_permissions_never_taken_from_a_wider_directory},
         {"restart", restart_with_all_backends_up_changes_nothing},
         {"restart after change", restart_publishes_what_changed_while_stopped},
         {"status", status_command_shows_the_table},
