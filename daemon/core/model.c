@@ -40,7 +40,6 @@ static void backend_free(struct backend *backend)
     free(backend->xenstore_path);
     free(backend->expected_value);
     free(backend->bridges);
-    free(backend->detail);
     free(backend->socket_path);
     free(backend->unit);
     free(backend->owner_unit);
@@ -273,17 +272,6 @@ static void bridge_transition(struct model *model, struct bridge *bridge,
                    cause->detail ? ": " : "", cause->detail ? cause->detail : "");
 }
 
-static int set_detail(struct backend *backend, const char *detail)
-{
-    if (detail && backend->detail && strcmp(detail, backend->detail) == 0)
-        return 0;
-    free(backend->detail);
-    backend->detail = NULL;
-    if (detail && !(backend->detail = strdup(detail)))
-        return -ENOMEM;
-    return 0;
-}
-
 bool backend_has_liveness(const struct backend *backend)
 {
     return backend->pidfile || backend->liveness_unit;
@@ -302,7 +290,9 @@ static void backend_update(struct model *model, struct backend *backend)
     bool dead = backend_has_liveness(backend) && !backend->alive;
     bool ready = backend->probe_ready && !dead;
     const char *detail = dead ? backend->liveness_detail : backend->probe_detail;
-    set_detail(backend, ready ? NULL : detail);
+    /* Borrowed, not copied: one string per observation, not two (10,000
+     * backends at a first boot each have one). */
+    backend->detail = ready ? NULL : detail;
     if (backend->ready == ready)
         return;
     backend->ready = ready;

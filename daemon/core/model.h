@@ -71,7 +71,8 @@ struct backend {
     size_t bridge_count;
     /* Last observation reported by the probe. */
     bool ready;
-    char *detail;            /* why it is not ready, for status; may be NULL */
+    const char *detail;      /* why it is not ready, for status; may be NULL;
+                              * probe_detail or liveness_detail */
     /* probe = socket, unit, announce (see daemon/probes/). */
     char *socket_path;
     char *unit;
