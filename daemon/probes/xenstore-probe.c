@@ -14,18 +14,22 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xen/io/xs_wire.h>   /* XENSTORE_ABS_PATH_MAX */
 
 #include "core/model.h"
 #include "probe.h"
 #include "util/log.h"
 #include "xen/xenstore.h"
 
+/* Its absolute path is the subtree's root followed by rest, which points
+ * into the backend's own configured path: no copy per backend. */
 struct watched_backend {
     struct backend *backend;
-    char *path;              /* absolute */
+    const char *rest;        /* "" or "/…" */
 };
 
 struct subtree {
@@ -84,10 +88,12 @@ static void describe_value(char *out, size_t size, const char *value, unsigned i
 }
 
 /* Turns what reading a backend's key gave (r, value) into an observation. */
-static void probe_observe(struct xenstore_probe *probe, struct watched_backend *watched, int r,
-                          const char *value, unsigned int length)
+static void probe_observe(struct xenstore_probe *probe, const struct subtree *subtree,
+                          struct watched_backend *watched, int r, const char *value,
+                          unsigned int length)
 {
     struct backend *backend = watched->backend;
+    const char *root = subtree->root, *rest = watched->rest;
     char detail[256];
     bool ready = false;
     if (r < 0 && xenstore_error_is_room(r)) {
@@ -95,12 +101,12 @@ static void probe_observe(struct xenstore_probe *probe, struct watched_backend *
          * daemon reads every backend again after the next batch of events). */
         if (backend->probe_ready)
             return;
-        snprintf(detail, sizeof(detail), "cannot read %s: %s%s; read again after the next "
-                 "xenstore event", watched->path, strerror(-r), xenstore_error_hint(r));
+        snprintf(detail, sizeof(detail), "cannot read %s%s: %s%s; read again after the next "
+                 "xenstore event", root, rest, strerror(-r), xenstore_error_hint(r));
     } else if (r == -ENOENT) {
-        snprintf(detail, sizeof(detail), "%s does not exist", watched->path);
+        snprintf(detail, sizeof(detail), "%s%s does not exist", root, rest);
     } else if (r < 0) {
-        snprintf(detail, sizeof(detail), "cannot read %s: %s", watched->path, strerror(-r));
+        snprintf(detail, sizeof(detail), "cannot read %s%s: %s", root, rest, strerror(-r));
     } else if (length == strlen(backend->expected_value)
                && memcmp(value, backend->expected_value, length) == 0) {
         ready = true;
@@ -108,18 +114,20 @@ static void probe_observe(struct xenstore_probe *probe, struct watched_backend *
     } else {
         char shown[64];
         describe_value(shown, sizeof(shown), value, length);
-        snprintf(detail, sizeof(detail), "%s is \"%s\", expected \"%s\"", watched->path, shown,
+        snprintf(detail, sizeof(detail), "%s%s is \"%s\", expected \"%s\"", root, rest, shown,
                  backend->expected_value);
     }
     model_set_backend_ready(probe->probe.model, backend, ready, ready ? NULL : detail);
 }
 
-static void probe_read_backend(struct xenstore_probe *probe, struct watched_backend *watched)
+static void probe_read_backend(struct xenstore_probe *probe, const struct subtree *subtree,
+                               struct watched_backend *watched)
 {
-    char *value = NULL;
+    char path[XENSTORE_ABS_PATH_MAX + 1], *value = NULL;
     unsigned int length = 0;
-    int r = xenstore_read(probe->xenstore, watched->path, &value, &length);
-    probe_observe(probe, watched, r, value, length);
+    snprintf(path, sizeof(path), "%s%s", subtree->root, watched->rest);
+    int r = xenstore_read(probe->xenstore, path, &value, &length);
+    probe_observe(probe, subtree, watched, r, value, length);
     free(value);
 }
 
@@ -148,7 +156,7 @@ static int compare_by_path(const void *a, const void *b)
 {
     const struct watched_backend *x = *(struct watched_backend *const *)a;
     const struct watched_backend *y = *(struct watched_backend *const *)b;
-    int order = path_compare(x->path, y->path);
+    int order = path_compare(x->rest, y->rest);
     /* Equal paths keep configuration order. */
     return order ? order : (x > y) - (x < y);
 }
@@ -171,21 +179,26 @@ static void subtree_on_event(const char *path, void *userdata)
         free(subtree->watch_error);
         subtree->watch_error = NULL;
     }
+    /* Events are on the root or below it, as the watch is. */
+    size_t root_length = strlen(subtree->root);
+    if (strncmp(path, subtree->root, root_length) != 0)
+        return;
+    path += root_length;
     /* The first backend whose key does not sort before path. */
     size_t low = 0, high = subtree->backend_count;
     while (low < high) {
         size_t middle = low + (high - low) / 2;
-        if (path_compare(subtree->by_path[middle]->path, path) < 0)
+        if (path_compare(subtree->by_path[middle]->rest, path) < 0)
             low = middle + 1;
         else
             high = middle;
     }
     size_t end = low;
-    while (end < subtree->backend_count && path_is_at_or_below(subtree->by_path[end]->path, path))
+    while (end < subtree->backend_count && path_is_at_or_below(subtree->by_path[end]->rest, path))
         end++;
     if (end - low <= 1) {
         if (end > low)
-            probe_read_backend(subtree->probe, subtree->by_path[low]);
+            probe_read_backend(subtree->probe, subtree, subtree->by_path[low]);
         return;
     }
     /* Several (an event on a directory): re-read them in configuration
@@ -193,14 +206,14 @@ static void subtree_on_event(const char *path, void *userdata)
     struct watched_backend **matches = malloc((end - low) * sizeof(*matches));
     if (!matches) {
         for (size_t i = 0; i < subtree->backend_count; i++)
-            if (path_is_at_or_below(subtree->backends[i].path, path))
-                probe_read_backend(subtree->probe, &subtree->backends[i]);
+            if (path_is_at_or_below(subtree->backends[i].rest, path))
+                probe_read_backend(subtree->probe, subtree, &subtree->backends[i]);
         return;
     }
     memcpy(matches, &subtree->by_path[low], (end - low) * sizeof(*matches));
     qsort(matches, end - low, sizeof(*matches), compare_by_position);
     for (size_t i = 0; i < end - low; i++)
-        probe_read_backend(subtree->probe, matches[i]);
+        probe_read_backend(subtree->probe, subtree, matches[i]);
     free(matches);
 }
 
@@ -248,8 +261,12 @@ static int xenstore_probe_add_backend(struct probe *base, struct backend *backen
         subtree->backends = backends;
         subtree->backend_capacity = capacity;
     }
+    /* The configured path ends like the absolute one. */
+    const char *rest = backend->xenstore_path + strlen(backend->xenstore_path)
+                       - (strlen(path) - strlen(subtree->root));
+    free(path);
     subtree->backends[subtree->backend_count++] =
-        (struct watched_backend){.backend = backend, .path = path};
+        (struct watched_backend){.backend = backend, .rest = rest};
     return 0;
 }
 
@@ -301,12 +318,12 @@ static int compare_strings(const void *a, const void *b)
 static size_t group_end(const struct subtree *subtree, size_t start, size_t high, size_t length,
                         const char **name, size_t *name_length)
 {
-    const char *path = subtree->by_path[start]->path;
+    const char *path = subtree->by_path[start]->rest;
     *name = path + length + 1;
     *name_length = strcspn(*name, "/");
     size_t end = start + 1;
     while (end < high) {
-        const char *other = subtree->by_path[end]->path + length + 1;
+        const char *other = subtree->by_path[end]->rest + length + 1;
         if (strncmp(other, *name, *name_length) != 0
             || (other[*name_length] != '/' && other[*name_length] != '\0'))
             break;
@@ -330,12 +347,12 @@ static size_t group_end(const struct subtree *subtree, size_t start, size_t high
 static void subtree_find_absent(struct xenstore_probe *probe, const struct subtree *subtree,
                                 size_t low, size_t high, size_t length, bool *absent)
 {
-    char *directory = strndup(subtree->by_path[low]->path, length);
+    char directory[XENSTORE_ABS_PATH_MAX + 1];
+    snprintf(directory, sizeof(directory), "%s%.*s", subtree->root, (int)length,
+             subtree->by_path[low]->rest);
     char **children = NULL;
     unsigned int count = 0;
-    int r = directory ? xenstore_directory(probe->xenstore, directory, &children, &count)
-                      : -ENOMEM;
-    free(directory);
+    int r = xenstore_directory(probe->xenstore, directory, &children, &count);
     if (r == -ENOENT)
         for (size_t i = low; i < high; i++)
             absent[subtree->by_path[i] - subtree->backends] = true;
@@ -344,7 +361,7 @@ static void subtree_find_absent(struct xenstore_probe *probe, const struct subtr
     qsort(children, count, sizeof(*children), compare_strings);
     /* The directory's own key, if a backend's, sorts first and is read. */
     size_t first = low;
-    while (first < high && subtree->by_path[first]->path[length] == '\0')
+    while (first < high && subtree->by_path[first]->rest[length] == '\0')
         first++;
     size_t groups = 0, missing = 0;
     for (size_t i = first, end; i < high; i = end) {
@@ -370,7 +387,7 @@ static void subtree_find_absent(struct xenstore_probe *probe, const struct subtr
         end = group_end(subtree, i, high, length, &name, &name_length);
         /* Several keys below the child (not all the child itself). */
         if (end - i > 1 && !absent[subtree->by_path[i] - subtree->backends]
-            && subtree->by_path[end - 1]->path[length + 1 + name_length] != '\0')
+            && subtree->by_path[end - 1]->rest[length + 1 + name_length] != '\0')
             subtree_find_absent(probe, subtree, i, end, length + 1 + name_length, absent);
     }
 }
@@ -384,8 +401,7 @@ static int xenstore_probe_scan(struct probe *base)
         if (!subtree->watch_error && subtree->backend_count > 1) {
             absent = calloc(subtree->backend_count, sizeof(*absent));
             if (absent)
-                subtree_find_absent(probe, subtree, 0, subtree->backend_count,
-                                    strlen(subtree->root), absent);
+                subtree_find_absent(probe, subtree, 0, subtree->backend_count, 0, absent);
         }
         /* In configuration order, as before, whatever the listings found. */
         for (size_t j = 0; j < subtree->backend_count; j++) {
@@ -394,9 +410,9 @@ static int xenstore_probe_scan(struct probe *base)
                 model_set_backend_ready(probe->probe.model, subtree->backends[j].backend, false,
                                         subtree->watch_error);
             else if (absent && absent[j])
-                probe_observe(probe, &subtree->backends[j], -ENOENT, NULL, 0);
+                probe_observe(probe, subtree, &subtree->backends[j], -ENOENT, NULL, 0);
             else
-                probe_read_backend(probe, &subtree->backends[j]);
+                probe_read_backend(probe, subtree, &subtree->backends[j]);
         }
         free(absent);
     }
@@ -407,8 +423,6 @@ static void xenstore_probe_free(struct probe *base)
 {
     struct xenstore_probe *probe = to_xenstore_probe(base);
     for (size_t i = 0; i < probe->subtree_count; i++) {
-        for (size_t j = 0; j < probe->subtrees[i].backend_count; j++)
-            free(probe->subtrees[i].backends[j].path);
         free(probe->subtrees[i].backends);
         free(probe->subtrees[i].by_path);
         free(probe->subtrees[i].root);
