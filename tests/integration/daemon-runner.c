@@ -94,6 +94,14 @@ int daemon_runner_spawn(struct daemon_runner *runner, const char *const *extra_a
         setenv("XENSTORED_PATH", socket_path, 1);
         setenv("NOTIFY_SOCKET", runner->notify_path, 1);
         unsetenv("JOURNAL_STREAM");
+        if (runner->system_bus)
+            setenv("DBUS_SYSTEM_BUS_ADDRESS", runner->system_bus, 1);
+        if (runner->log_path) {
+            /* Appended: a restarted daemon's lines follow its predecessor's. */
+            int fd = open(runner->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+                _exit(126);
+        }
         if (runner->child_setup)
             runner->child_setup(runner->child_data);
         /* Sanitizer findings get an exit status of their own (see finish). */
@@ -192,6 +200,59 @@ int daemon_runner_stop(struct daemon_runner *runner, int sig)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The whole file, NUL-terminated; NULL when it cannot be read. */
+static char *log_read(const char *path)
+{
+    FILE *file = fopen(path, "re");
+    if (!file)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    if (getdelim(&text, &size, '\0', file) < 0) {
+        free(text);
+        text = feof(file) ? strdup("") : NULL;
+    }
+    fclose(file);
+    return text;
+}
+
+int daemon_runner_capture_log(struct daemon_runner *runner)
+{
+    free(runner->log_path);
+    runner->log_path = NULL;
+    return asprintf(&runner->log_path, "%s/xenreadyd.log", harness_directory(runner->harness))
+                   < 0 ? -ENOMEM : 0;
+}
+
+int daemon_runner_log_errors(struct daemon_runner *runner, char **lines)
+{
+    if (!runner->log_path)
+        return -EINVAL;
+    char *text = log_read(runner->log_path);
+    if (!text && errno != ENOENT)
+        return -errno;
+    if (!text && !(text = strdup("")))   /* nothing logged yet */
+        return -ENOMEM;
+    char *errors = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream(&errors, &size);
+    if (!stream) {
+        free(text);
+        return -ENOMEM;
+    }
+    int count = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        if (line[0] == '<' && line[1] >= '0' && line[1] <= '3' && line[2] == '>') {
+            fprintf(stream, "%s\n", line);
+            count++;
+        }
+    fclose(stream);
+    free(text);
+    *lines = errors;
+    return count;
+}
+
 void daemon_runner_drain(struct daemon_runner *runner)
 {
     char message[4096];
@@ -205,9 +266,14 @@ void daemon_runner_finish(struct daemon_runner *runner)
      * verdict: 98 sanitizers, 99 valgrind. */
     int status = runner->pid > 0 ? daemon_runner_stop(runner, SIGTERM) : 0;
     if (status == 98 || status == 99) {
-        fprintf(stderr, "xenreadyd reported memory errors (exit status %d)\n", status);
+        /* The sanitizer's or valgrind's report went to the captured log. */
+        char *text = runner->log_path ? log_read(runner->log_path) : NULL;
+        fprintf(stderr, "%sxenreadyd reported memory errors (exit status %d)\n",
+                text ? text : "", status);
+        free(text);
         abort();
     }
+    free(runner->log_path);
     if (runner->notify_fd >= 0)
         close(runner->notify_fd);
     free(runner->config_path);
@@ -451,4 +517,51 @@ int integration_main(Suite *suite, const char *skip_reason)
     }
     srunner_free(suite_runner);
     return status;
+}
+
+const char *fake_systemd_missing(void)
+{
+    return access(DBUS_DAEMON, X_OK) == 0 ? NULL : DBUS_DAEMON " is missing";
+}
+
+void fake_systemd_start(struct fake_systemd *fake, const char *dir, const char *const *units)
+{
+    char config[300];
+    snprintf(fake->address, sizeof(fake->address), "unix:path=%s/system_bus_socket", dir);
+    /* No service activation: systemd1 is on the bus only while the fake is. */
+    snprintf(config, sizeof(config), "%s/bus.conf", dir);
+    FILE *file = fopen(config, "w");
+    ck_assert_ptr_nonnull(file);
+    fprintf(file, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
+                  "1.0//EN\"\n \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                  "<busconfig><listen>%s</listen><auth>EXTERNAL</auth><policy context=\"default\">"
+                  "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
+                  "<allow own=\"*\"/></policy></busconfig>\n", fake->address);
+    ck_assert_int_eq(fclose(file), 0);
+    snprintf(config, sizeof(config), "--config-file=%s/bus.conf", dir);
+    peer_start(&fake->bus, (const char *[]){DBUS_DAEMON, config, "--nofork", "--nopidfile",
+                                            "--print-address=1", NULL});
+    char line[512];
+    peer_line(&fake->bus, line, sizeof(line));   /* printed once it listens */
+    const char *argv[16] = {XENREADY_PEERS "/fake-systemd1", fake->address};
+    size_t argc = 2;
+    for (size_t i = 0; units[i]; i++) {
+        ck_assert_uint_lt(argc, 15);
+        argv[argc++] = units[i];
+    }
+    peer_start(&fake->systemd1, argv);
+    ck_assert_str_eq(peer_line(&fake->systemd1, line, sizeof(line)), "ready");
+}
+
+void fake_systemd_set(struct fake_systemd *fake, const char *unit, const char *state)
+{
+    char command[256];
+    snprintf(command, sizeof(command), "set %s %s", unit, state);
+    peer_do(&fake->systemd1, command, "ok");
+}
+
+void fake_systemd_stop(struct fake_systemd *fake)
+{
+    peer_kill(&fake->systemd1);
+    peer_kill(&fake->bus);
 }

@@ -27,6 +27,10 @@ struct daemon_runner {
     /* Optional: called in the child right before it executes xenreadyd. */
     void (*child_setup)(void *data);
     void *child_data;
+    /* Optional: the daemon's DBUS_SYSTEM_BUS_ADDRESS (a fake_systemd's). */
+    const char *system_bus;
+    /* Its standard error, when daemon_runner_capture_log() asked for it. */
+    char *log_path;
 };
 
 /* What a toolstack sets up for a driver domain and one frontend, as
@@ -54,6 +58,15 @@ int daemon_runner_wait_status(struct daemon_runner *runner, const char *expected
  * makes many changes without waiting for STATUS= drains as it goes, as
  * systemd would. */
 void daemon_runner_drain(struct daemon_runner *runner);
+/* From the next start on, the daemon's standard error (its log: one line
+ * each, "<priority>text") is appended to a file in the harness directory
+ * instead of the test's, so that a test can judge what it logged. Call after
+ * daemon_runner_init(). */
+int daemon_runner_capture_log(struct daemon_runner *runner);
+/* The captured log's lines at priority "err" or more urgent (<0> to <3>),
+ * joined in *lines (malloc'd, "" when none); returns how many, or a negative
+ * errno. */
+int daemon_runner_log_errors(struct daemon_runner *runner, char **lines);
 /* SIGTERM (or sig) and reap; returns the exit status or a negative errno. */
 int daemon_runner_stop(struct daemon_runner *runner, int sig);
 void daemon_runner_finish(struct daemon_runner *runner);
@@ -102,6 +115,25 @@ char *peer_line(struct peer *peer, char *line, size_t size);
 void peer_do(struct peer *peer, const char *command, const char *expected);
 /* SIGKILL and reap; nothing when the peer is not running. */
 void peer_kill(struct peer *peer);
+
+/* A private system bus (Debian's dbus-daemon, no service activation) with
+ * tests/peers/fake-systemd1 on it: what the unit probe talks to, since no
+ * systemd runs as PID 1 where the tests run. */
+struct fake_systemd {
+    struct peer bus;
+    struct peer systemd1;
+    char address[320];       /* for DBUS_SYSTEM_BUS_ADDRESS */
+};
+
+/* Whether dbus-daemon is installed; NULL if so, else why not. */
+const char *fake_systemd_missing(void);
+/* Starts the bus in dir and the fake with units ("NAME=STATE[,unloaded]",
+ * NULL-terminated) on it; returns once the fake owns its name. */
+void fake_systemd_start(struct fake_systemd *fake, const char *dir, const char *const *units);
+/* Sets a unit's ActiveState; returns once PropertiesChanged is sent. */
+void fake_systemd_set(struct fake_systemd *fake, const char *unit, const char *state);
+/* Kills both; nothing for what is not running. */
+void fake_systemd_stop(struct fake_systemd *fake);
 
 struct integration_case {
     const char *name;
