@@ -174,6 +174,31 @@ static bool bridge_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], int bridge)
     return bridge != 1 || up[0][0];
 }
 
+/* Once the daemon has handled everything (a barrier passed): every bridge
+ * of grid_config() shows its true state, its generation has the parity
+ * that names it, and the generation moved on by the parity of the change
+ * since the last look (each change of the published state is exactly one
+ * bump; a burst may hide changes that went back and forth, never add one,
+ * and a generation never goes back). Updates published and generation;
+ * where names the moment in failure messages. */
+static void grid_assert_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], bool published[BRIDGES],
+                              unsigned long generation[BRIDGES], const char *where)
+{
+    for (int i = 0; i < BRIDGES; i++) {
+        bool truth = bridge_truth(up, i);
+        ck_assert_msg(read_ready(i) == truth, "%s: br%d shows %s, truth is %s", where, i,
+                      truth ? "waiting" : "ready", truth ? "ready" : "waiting");
+        unsigned long now = read_generation(i);
+        ck_assert_msg(now % 2 == !truth && now >= generation[i]
+                      && (now - generation[i]) % 2 == (truth != published[i]),
+                      "%s: br%d generation %lu -> %lu for %s to %s", where, i, generation[i],
+                      now, truth != published[i] ? "a change" : "no change",
+                      truth ? "ready" : "waiting");
+        generation[i] = now;
+        published[i] = truth;
+    }
+}
+
 static unsigned int seed_from_env(void)
 {
     const char *text = getenv("XENREADY_SEED");
@@ -224,18 +249,9 @@ START_TEST(flapping_converges_to_the_truth)
         if (event % 50 != 49)
             continue;
         barrier_pass(&barrier_generation);
-        for (int i = 0; i < BRIDGES; i++) {
-            bool truth = bridge_truth(up, i);
-            ck_assert_int_eq(read_ready(i), truth);
-            unsigned long now = read_generation(i);
-            /* Each change of the published state is exactly one bump; a burst
-             * may hide changes that went back and forth, never add one. */
-            if (truth != published[i])
-                ck_assert_uint_ge(now, generation[i] + 1);
-            ck_assert_uint_eq((now - generation[i]) % 2, truth != published[i]);
-            generation[i] = now;
-            published[i] = truth;
-        }
+        char where[32];
+        snprintf(where, sizeof(where), "event %d", event);
+        grid_assert_truth(up, published, generation, where);
         if (event == 99)
             rss_start = daemon_rss_kib();
     }
@@ -478,18 +494,9 @@ START_TEST(restarts_keep_the_truth)
         barrier_generation = strtoul(barrier, NULL, 10);
         free(barrier);
         barrier_pass(&barrier_generation);
-
-        for (int i = 0; i < BRIDGES; i++) {
-            bool truth = bridge_truth(up, i);
-            ck_assert_msg(read_ready(i) == truth, "round %d: br%d shows %s, truth is %s", round,
-                          i, truth ? "waiting" : "ready", truth ? "ready" : "waiting");
-            unsigned long now = read_generation(i);
-            ck_assert_msg((now - generation[i]) % 2 == (truth != published[i]),
-                          "round %d: br%d generation %lu -> %lu for %s", round, i, generation[i],
-                          now, truth != published[i] ? "a change" : "no change");
-            generation[i] = now;
-            published[i] = truth;
-        }
+        char where[32];
+        snprintf(where, sizeof(where), "round %d", round);
+        grid_assert_truth(up, published, generation, where);
     }
 }
 END_TEST
