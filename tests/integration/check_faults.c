@@ -1018,6 +1018,210 @@ START_TEST(changed_keys_are_written_again)
 }
 END_TEST
 
+/* How a round of transactions_of_others_never_reach_the_daemon touches
+ * what the daemon reads and writes. */
+enum transaction_mode {
+    /* Reads a frontend's node and writes its state (what it read, or the
+     * opposite); the daemon publishes a change of that node before the
+     * commit: xenstored must refuse it with EAGAIN. */
+    TRANSACTION_NODE_CONFLICT,
+    /* Writes the wrong state into a node while the daemon is idle: the
+     * commit must go through, and the daemon must put the node right
+     * without a new generation (nothing changed in the backends). */
+    TRANSACTION_NODE_OVERWRITE,
+    /* As the first, but the backends change in between without waiting
+     * for the daemon: commit or conflict, whatever comes first. */
+    TRANSACTION_NODE_RACE,
+    /* Reads and toggles a backend key while DomD's backend writes it too:
+     * EAGAIN, and the backend's own write is the truth. */
+    TRANSACTION_BACKEND_CONFLICT,
+    /* Toggles a backend key alone: committed, the daemon must follow. */
+    TRANSACTION_BACKEND,
+    TRANSACTION_MODES
+};
+
+static const char *const transaction_mode_names[TRANSACTION_MODES] = {
+    "node conflict", "node overwrite", "node race", "backend conflict", "backend",
+};
+
+/* Commits t: 0, or -EAGAIN when xenstored found a conflict (any other
+ * failure fails the test). */
+static int transaction_commit(struct xs_handle *client, xs_transaction_t t)
+{
+    if (xs_transaction_end(client, t, false))
+        return 0;
+    ck_assert_msg(errno == EAGAIN, "commit failed: %s", strerror(errno));
+    return -EAGAIN;
+}
+
+/* In t: reads br<bridge>'s state and generation, and writes state: the
+ * opposite of what it read when wrong, else what it read. */
+static void transaction_touch_node(struct xs_handle *client, xs_transaction_t t, int bridge,
+                                   bool wrong)
+{
+    char path[96];
+    unsigned int length;
+    node_path(path, sizeof(path), bridge, "generation");
+    char *generation = xs_read(client, t, path, &length);
+    ck_assert_ptr_nonnull(generation);
+    free(generation);
+    node_path(path, sizeof(path), bridge, "state");
+    char *state = xs_read(client, t, path, &length);
+    ck_assert_ptr_nonnull(state);
+    const char *value = !wrong ? state : strcmp(state, "ready") == 0 ? "waiting" : "ready";
+    ck_assert(xs_write(client, t, path, value, (unsigned int)strlen(value)));
+    free(state);
+}
+
+/* In t: reads b<bridge>-<backend>'s key (absolute: the client may be dom0)
+ * and writes the opposite: removed when it is up, "running" when not. */
+static void transaction_toggle_backend(struct xs_handle *client, xs_transaction_t t, int bridge,
+                                       int backend, bool up)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/local/domain/1/device-model/5/b%d-%d/state", bridge, backend);
+    unsigned int length;
+    char *value = xs_read(client, t, path, &length);
+    ck_assert((value != NULL) == up);
+    free(value);
+    if (up)
+        ck_assert(xs_rm(client, t, path));
+    else
+        ck_assert(xs_write(client, t, path, "running", 7));
+}
+
+/* Changes backends so that br<bridge>'s truth flips: one of its backends
+ * goes when it is ready, all it misses come when not. */
+static void grid_flip_bridge(bool up[BRIDGES][BACKENDS_PER_BRIDGE], int bridge,
+                             unsigned int *seed)
+{
+    if (bridge_truth(up, bridge)) {
+        int backend = rand_r(seed) % BACKENDS_PER_BRIDGE;
+        set_backend(bridge, backend, up[bridge][backend] = false);
+        return;
+    }
+    for (int backend = 0; backend < BACKENDS_PER_BRIDGE; backend++)
+        if (!up[bridge][backend])
+            set_backend(bridge, backend, up[bridge][backend] = true);
+    if (bridge == 1 && !up[0][0])
+        set_backend(0, 0, up[0][0] = true);
+}
+
+/* The daemon uses no transactions, so xenstored's EAGAIN (answered only to
+ * a transaction's end, when something it read or wrote changed under it)
+ * cannot reach it. What matters is the other side: while another client of
+ * DomD (_i = 0) or dom0, the toolstack (_i = 1), runs transactions over the
+ * frontend's nodes and the backend keys, interleaved with backends that
+ * flap: (a) their commits really conflict, with EAGAIN, whenever the daemon
+ * published under them or a backend wrote its key; (b) after every round
+ * the daemon's nodes show the truth, with generations of the right parity,
+ * one bump per change, never going back; (c) a wrong state that such a
+ * transaction commits is put right by the daemon (it watches the
+ * frontend's directory), without a generation; and the daemon logs no
+ * error and reports none in status. */
+START_TEST(transactions_of_others_never_reach_the_daemon)
+{
+    enum { ROUNDS = 400 };
+    unsigned int seed = seed_from_env();
+    struct xs_handle *client = harness_open(harness, _i == 0 ? DOMD : 0);
+    ck_assert_ptr_nonnull(client);
+    char *config = grid_config();
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
+    free(config);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+
+    bool up[BRIDGES][BACKENDS_PER_BRIDGE] = {{false}};
+    bool published[BRIDGES] = {false};
+    unsigned long generation[BRIDGES];
+    for (int i = 0; i < BRIDGES; i++)
+        generation[i] = read_generation(i);
+    unsigned long barrier_generation = 1;
+    int rounds[TRANSACTION_MODES] = {0}, conflicts[TRANSACTION_MODES] = {0}, overwritten = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        enum transaction_mode mode = (enum transaction_mode)(rand_r(&seed) % TRANSACTION_MODES);
+        int bridge = rand_r(&seed) % BRIDGES, backend = rand_r(&seed) % BACKENDS_PER_BRIDGE;
+        char node[64];
+        node_path(node, sizeof(node), bridge, NULL);
+        unsigned long before = read_generation(bridge);
+        xs_transaction_t t = xs_transaction_start(client);
+        ck_assert(t != XBT_NULL);
+        int r = 0;
+        bool wrong = rand_r(&seed) % 2;
+        switch (mode) {
+        case TRANSACTION_NODE_CONFLICT:
+            transaction_touch_node(client, t, bridge, wrong);
+            grid_flip_bridge(up, bridge, &seed);
+            /* The frontend sees the other state: the daemon wrote both keys
+             * the transaction read. */
+            ck_assert_int_eq(xs_wait_settled(frontend, node, bridge_truth(up, bridge)
+                                             ? "ready" : "waiting", TIMEOUT_MS), 0);
+            r = transaction_commit(client, t);
+            ck_assert_msg(r == -EAGAIN, "round %d: a transaction over br%d committed although "
+                          "the daemon published under it", round, bridge);
+            break;
+        case TRANSACTION_NODE_OVERWRITE:
+            transaction_touch_node(client, t, bridge, wrong = true);
+            r = transaction_commit(client, t);
+            ck_assert_msg(r == 0, "round %d: nothing changed br%d, yet its transaction "
+                          "conflicted", round, bridge);
+            barrier_pass(&barrier_generation);
+            ck_assert_msg(read_ready(bridge) == bridge_truth(up, bridge), "round %d: br%d's "
+                          "state, overwritten in a transaction, was not put right", round,
+                          bridge);
+            ck_assert_uint_eq(read_generation(bridge), before);
+            break;
+        case TRANSACTION_NODE_RACE:
+            transaction_touch_node(client, t, bridge, wrong);
+            for (int n = rand_r(&seed) % 4; n > 0; n--) {
+                int i = rand_r(&seed) % BRIDGES, j = rand_r(&seed) % BACKENDS_PER_BRIDGE;
+                set_backend(i, j, up[i][j] = !up[i][j]);
+            }
+            r = transaction_commit(client, t);
+            break;
+        case TRANSACTION_BACKEND_CONFLICT:
+            transaction_toggle_backend(client, t, bridge, backend, up[bridge][backend]);
+            set_backend(bridge, backend, up[bridge][backend] = !up[bridge][backend]);
+            r = transaction_commit(client, t);
+            ck_assert_msg(r == -EAGAIN, "round %d: a transaction over b%d-%d committed although "
+                          "the backend wrote it meanwhile", round, bridge, backend);
+            break;
+        case TRANSACTION_BACKEND:
+            transaction_toggle_backend(client, t, bridge, backend, up[bridge][backend]);
+            r = transaction_commit(client, t);
+            ck_assert_msg(r == 0, "round %d: nothing else wrote b%d-%d, yet its transaction "
+                          "conflicted", round, bridge, backend);
+            up[bridge][backend] = !up[bridge][backend];
+            break;
+        default:
+            ck_abort();
+        }
+        rounds[mode]++;
+        conflicts[mode] += r == -EAGAIN;
+        overwritten += r == 0 && wrong && mode <= TRANSACTION_NODE_RACE;
+        daemon_runner_drain(&runner);
+        barrier_pass(&barrier_generation);
+        char where[32];
+        snprintf(where, sizeof(where), "round %d", round);
+        grid_assert_truth(up, published, generation, where);
+    }
+    int total = 0;
+    printf("transactions by %s, %d rounds:", _i == 0 ? "another client of DomD" : "dom0",
+           ROUNDS);
+    for (int mode = 0; mode < TRANSACTION_MODES; mode++) {
+        printf(" %s %d (EAGAIN %d)%s", transaction_mode_names[mode], rounds[mode],
+               conflicts[mode], mode + 1 < TRANSACTION_MODES ? "," : "");
+        total += conflicts[mode];
+    }
+    printf("; %d wrong states committed, all put right\n", overwritten);
+    ck_assert_int_gt(total, 0);
+    char *output = status_text();
+    ck_assert_msg(!strstr(output, "signal xenstore"), "status was:\n%s", output);
+    free(output);
+    assert_no_error_logged();
+    xs_close(client);
+}
+END_TEST
 
 /* Another domain takes a node over (its permissions changed under the
  * daemon): it is not trusted or written any more, status says why; given
@@ -1257,6 +1461,12 @@ static Suite *faults_suite(void)
         tcase_add_test(tcase, cases[i].test);
         suite_add_tcase(suite, tcase);
     }
+    /* By another client of DomD (_i = 0), and by dom0 (_i = 1). */
+    TCase *tcase = tcase_create("transactions");
+    tcase_add_checked_fixture(tcase, setup, teardown);
+    tcase_set_timeout(tcase, 120);
+    tcase_add_loop_test(tcase, transactions_of_others_never_reach_the_daemon, 0, 2);
+    suite_add_tcase(suite, tcase);
     return suite;
 }
 
