@@ -45,6 +45,7 @@ static struct harness *harness;
 static struct daemon_runner runner;
 static struct xs_handle *domd, *frontend;
 static struct peer peers[8];
+static struct fake_systemd fake;
 static char dir[256];
 
 static void backend_start(struct peer *peer, const char *path)
@@ -68,6 +69,7 @@ static void teardown(void)
     daemon_runner_finish(&runner);
     for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
         peer_kill(&peers[i]);
+    fake_systemd_stop(&fake);
     if (domd)
         xs_close(domd);
     if (frontend)
@@ -259,34 +261,13 @@ START_TEST(attached_backend_without_listener_is_ready)
 }
 END_TEST
 
-/* A private bus with the fake systemd1 on it; the daemon is pointed at it. */
-static void bus_start(struct peer *bus, struct peer *systemd, const char *const *units)
+/* The daemon looks for the system bus where fake_systemd_start() puts it,
+ * whether the bus runs yet or not. */
+static void point_daemon_at_bus(void)
 {
-    char address[320], config[300];
+    char address[320];
     snprintf(address, sizeof(address), "unix:path=%s/system_bus_socket", dir);
-    /* No service activation: systemd1 is on the bus only while the fake is. */
-    snprintf(config, sizeof(config), "%s/bus.conf", dir);
-    FILE *file = fopen(config, "w");
-    ck_assert_ptr_nonnull(file);
-    fputs("<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-          " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-          "<busconfig><listen>", file);
-    fputs(address, file);
-    fputs("</listen><auth>EXTERNAL</auth><policy context=\"default\">"
-          "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
-          "<allow own=\"*\"/></policy></busconfig>\n", file);
-    fclose(file);
-    snprintf(config, sizeof(config), "--config-file=%s/bus.conf", dir);
-    peer_start(bus, (const char *[]){DBUS_DAEMON, config, "--nofork", "--nopidfile",
-                                     "--print-address=1", NULL});
-    char line[512];
-    peer_line(bus, line, sizeof(line));   /* printed once it listens */
-    const char *argv[16] = {XENREADY_PEERS "/fake-systemd1", address};
-    size_t argc = 2;
-    for (size_t i = 0; units[i] && argc < 15; i++)
-        argv[argc++] = units[i];
-    peer_start(systemd, argv);
-    ck_assert_str_eq(peer_line(systemd, line, sizeof(line)), "ready");
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
 }
 
 static const char unit_config[] =
@@ -300,11 +281,9 @@ static const char unit_config[] =
 START_TEST(unit_probe_follows_active_state)
 {
     setup();
-    char address[320];
-    snprintf(address, sizeof(address), "unix:path=%s/system_bus_socket", dir);
-    setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
+    point_daemon_at_bus();
     /* gpio is not loaded: GetUnit fails, LoadUnit finds it. */
-    bus_start(&peers[0], &peers[1], (const char *[]){"vhost-device-i2c.service=activating",
+    fake_systemd_start(&fake, dir, (const char *[]){"vhost-device-i2c.service=activating",
                                                      "vhost-device-gpio.service=active,unloaded",
                                                      NULL});
     start_daemon(unit_config);
@@ -312,12 +291,12 @@ START_TEST(unit_probe_follows_active_state)
     assert_detail_contains("i2c", "unit vhost-device-i2c.service is activating");
     assert_detail_contains("ghost", "unit no-such.service does not exist");
     /* Subscribed: real systemd sends unit changes only then. */
-    peer_do(&peers[1], "subscribers", "ok 1");
+    peer_do(&fake.systemd1, "subscribers", "ok 1");
 
     /* Type=notify: active after READY=1. */
-    peer_do(&peers[1], "set vhost-device-i2c.service active", "ok");
+    peer_do(&fake.systemd1, "set vhost-device-i2c.service active", "ok");
     wait_status("1/2 bridges ready; waiting: domu1/virtio0 (ghost)");
-    peer_do(&peers[1], "set vhost-device-gpio.service failed", "ok");
+    peer_do(&fake.systemd1, "set vhost-device-gpio.service failed", "ok");
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (gpio), domu1/virtio0 (ghost)");
     assert_detail_contains("gpio", "unit vhost-device-gpio.service is failed");
 }
@@ -326,9 +305,7 @@ END_TEST
 START_TEST(unavailable_bus_waits_and_reconnects)
 {
     setup();
-    char address[320];
-    snprintf(address, sizeof(address), "unix:path=%s/system_bus_socket", dir);
-    setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
+    point_daemon_at_bus();
     start_daemon("[frontend domu1]\ndomid = 5\n\n"
                  "[backend i2c]\nprobe = unit\nunit = vhost-device-i2c.service\n\n"
                  "[backend ann]\nprobe = announce\nowner = uid:0\n\n"
@@ -339,7 +316,7 @@ START_TEST(unavailable_bus_waits_and_reconnects)
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "ann", NULL}), 0);
     wait_status("1/2 bridges ready; waiting: domu1/pcie0 (i2c)");
     /* The bus comes up: the socket's creation wakes the probe. */
-    bus_start(&peers[0], &peers[1], (const char *[]){"vhost-device-i2c.service=active", NULL});
+    fake_systemd_start(&fake, dir, (const char *[]){"vhost-device-i2c.service=active", NULL});
     wait_status("2/2 bridges ready");
 }
 END_TEST
@@ -364,7 +341,7 @@ START_TEST(mixed_bridge_needs_every_backend)
     char address[320], path[300];
     snprintf(address, sizeof(address), "unix:path=%s/system_bus_socket", dir);
     setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
-    bus_start(&peers[0], &peers[1], (const char *[]){"vhost-device-gpio.service=activating",
+    fake_systemd_start(&fake, dir, (const char *[]){"vhost-device-gpio.service=activating",
                                                      NULL});
     start_daemon(mixed_config);
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (qemu s1 s2 unit ann), " THEIRS);
@@ -393,7 +370,7 @@ START_TEST(mixed_bridge_needs_every_backend)
     peer_do(&peers[4], "listen", "ok");
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (unit ann), " THEIRS
                 "; degraded: domu1/pcie0");
-    peer_do(&peers[1], "set vhost-device-gpio.service active", "ok");
+    peer_do(&fake.systemd1, "set vhost-device-gpio.service active", "ok");
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (ann), " THEIRS
                 "; degraded: domu1/pcie0");
 
@@ -421,9 +398,9 @@ START_TEST(mixed_bridge_needs_every_backend)
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (ann), " THEIRS);
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "ann", NULL}), 0);
     wait_status("1/2 bridges ready; waiting: " THEIRS);
-    peer_do(&peers[1], "set vhost-device-gpio.service deactivating", "ok");
+    peer_do(&fake.systemd1, "set vhost-device-gpio.service deactivating", "ok");
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (unit), " THEIRS);
-    peer_do(&peers[1], "set vhost-device-gpio.service active", "ok");
+    peer_do(&fake.systemd1, "set vhost-device-gpio.service active", "ok");
     wait_status("1/2 bridges ready; waiting: " THEIRS);
     peer_kill(&peers[4]);
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (s2), " THEIRS);
@@ -472,6 +449,5 @@ static Suite *probes_suite(void)
 
 int main(void)
 {
-    return integration_main(probes_suite(),
-                            access(DBUS_DAEMON, X_OK) != 0 ? DBUS_DAEMON " is missing" : NULL);
+    return integration_main(probes_suite(), fake_systemd_missing());
 }
