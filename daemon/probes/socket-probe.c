@@ -232,17 +232,24 @@ static void socket_check(struct socket_backend *entry, enum check_cause cause)
         model_set_backend_ready(model, entry->backend, true, NULL);
         return;
     }
-    holder_release(entry);
     note_problem(entry, problem ? detail : NULL);
-    if (problem || cause == CAUSE_HOLDER_EXIT)
-        recheck_stop(entry);   /* nothing to wait for, or certainly gone */
+    if (problem)
+        recheck_stop(entry);   /* nothing to wait for */
     else if (cause == CAUSE_FILE_EVENT || (cause == CAUSE_SCAN && is_socket))
         recheck_arm(entry, true);
     else if (cause == CAUSE_RECHECK)
         recheck_arm(entry, false);
-    /* Through a series of re-checks a socket that was ready stays ready. */
-    if (ev_is_active(&entry->recheck) && entry->backend->probe_ready)
+    /* A holder's death starts no series, but one under way goes on: the file
+     * may already be a new backend's, between its bind and its listen. */
+    /* Through a series of re-checks a socket that was ready stays ready, as
+     * long as the process that held it lives: its pidfd is kept meanwhile,
+     * so that its death ends the grace at once (found by the flapping test:
+     * a backend unlinked, re-bound and killed within a series stayed ready
+     * for the whole series, 2.55 s). */
+    if (ev_is_active(&entry->recheck) && entry->backend->probe_ready &&
+        cause != CAUSE_HOLDER_EXIT)
         return;
+    holder_release(entry);
     model_set_backend_ready(model, entry->backend, false, detail);
 }
 

@@ -229,6 +229,30 @@ START_TEST(socket_readiness_follows_the_backend)
     peer_do(&peers[1], "unlink", "ok");
     wait_status("1/3 bridges ready; waiting: " WAITING_I2C ", " WAITING_FILE);
     peer_do(&peers[1], "count", "ok 0");
+    /* (Its socket, still listening under the same name, would be the one
+     * /proc/net/unix matches by name.) */
+    peer_kill(&peers[1]);
+
+    /* The grace lasts only while the process lives: unlinked (a control
+     * request after it orders the inotify event first), then killed; by the
+     * answer to the next request the pidfd's event was handled too (it is
+     * of higher priority), and the bridge is withdrawn at once, not at the
+     * end of the series. */
+    backend_start(&peers[2], path);
+    peer_do(&peers[2], "listen", "ok");
+    wait_status("2/3 bridges ready; waiting: " WAITING_FILE);
+    peer_do(&peers[2], "unlink", "ok");
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"gone", "ann", NULL}), 0);
+    value = frontend_reads("state");
+    ck_assert_str_eq(value, "ready");
+    free(value);
+    peer_kill(&peers[2]);
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "ann", NULL}), 0);
+    value = frontend_reads("state");
+    ck_assert_msg(strcmp(value, "waiting") == 0,
+                  "a socket backend killed during the grace series still counts: pcie0 is %s",
+                  value);
+    free(value);
     free(generation);
 }
 END_TEST
