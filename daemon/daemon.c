@@ -124,8 +124,15 @@ static void daemon_on_prepare(struct ev_loop *loop, ev_prepare *watcher, int rev
     daemon_update_status(watcher->data);
 }
 
+/* The cached "status" answer is dropped at once, not when STATUS= is: a
+ * control client served later in this loop iteration must see the change.
+ * The other entry points of changes a status answer shows, which drop it
+ * too: every batch of xenstore events (probes, signallers, domains), the
+ * connection lost, sources stopped (reload, reconnection); announcement
+ * refusals in control/announce.c. */
 static void daemon_schedule_status(struct daemon *daemon)
 {
+    control_server_invalidate(daemon->control);
     ev_prepare_start(daemon->loop, &daemon->status_pending);
 }
 
@@ -142,6 +149,7 @@ static void daemon_backend_probes_stop(struct daemon *daemon);
 
 static void daemon_sources_stop(struct daemon *daemon, bool keep_connection)
 {
+    control_server_invalidate(daemon->control);
     if (keep_connection && daemon->xenstore)
         xenstore_watches_release(daemon->xenstore);
     daemon_backend_probes_stop(daemon);
@@ -275,6 +283,7 @@ static void daemon_on_node_refresh(struct bridge *bridge, void *userdata)
 static void daemon_on_xenstore_batch(void *userdata)
 {
     struct daemon *daemon = userdata;
+    control_server_invalidate(daemon->control);
     struct signaller *signallers[4];
     size_t count = daemon_signallers(daemon, signallers, 4);
     int r = 0;
@@ -388,6 +397,8 @@ enum { RECONNECT_FIRST_MS = 100, RECONNECT_MAX_MS = 5000 };
 static void daemon_on_xenstore_lost(void *userdata)
 {
     struct daemon *daemon = userdata;
+    /* Events of the failed batch were handled without its batch callback. */
+    control_server_invalidate(daemon->control);
     daemon_send_status(daemon, "xenstore connection lost; reconnecting");
     daemon->reconnect_delay = 0;
     ev_timer_set(&daemon->reconnect, 0, 0);

@@ -210,18 +210,29 @@ int announce_probe_new(struct probe **out, struct model *model)
     return 0;
 }
 
+/* Both commands. Every refusal is kept for status (refusal_add()): the
+ * cached status answer is dropped with it; what an accepted announcement
+ * changes reaches it through the model. */
+static struct json_object *announce_command(struct control_client *client, const char *command,
+                                            struct json_object *request, const struct ucred *peer)
+{
+    struct daemon *daemon = control_client_daemon(client);
+    struct json_object *response = announce_handle(daemon->announce_probe, daemon->model, command,
+                                                   request, peer->pid, peer->uid);
+    struct json_object *ok;
+    if (!json_object_object_get_ex(response, "ok", &ok) || !json_object_get_boolean(ok))
+        control_server_invalidate(daemon->control);
+    return response;
+}
+
 struct json_object *announce_command_ready(struct control_client *client,
                                            struct json_object *request, const struct ucred *peer)
 {
-    struct daemon *daemon = control_client_daemon(client);
-    return announce_handle(daemon->announce_probe, daemon->model, "ready", request, peer->pid,
-                           peer->uid);
+    return announce_command(client, "ready", request, peer);
 }
 
 struct json_object *announce_command_gone(struct control_client *client,
                                           struct json_object *request, const struct ucred *peer)
 {
-    struct daemon *daemon = control_client_daemon(client);
-    return announce_handle(daemon->announce_probe, daemon->model, "gone", request, peer->pid,
-                           peer->uid);
+    return announce_command(client, "gone", request, peer);
 }

@@ -25,6 +25,11 @@ void control_server_free(struct control_server *server);   /* NULL-safe */
  * whose bridges are now all ready. NULL-safe. */
 void control_server_update(struct control_server *server);
 
+/* Something a "status" answer shows may have changed: the cached answer is
+ * dropped (the next one is built afresh). Called on every such change; the
+ * daemon's entry points for them are listed in daemon.c. NULL-safe. */
+void control_server_invalidate(struct control_server *server);
+
 /*
  * A command handler. request is the parsed request object (borrowed), peer
  * the client's credentials. Returns the response object (ownership passes to

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "status.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "announce.h"
@@ -95,4 +98,61 @@ struct json_object *status_build(const struct daemon *daemon)
     json_object_object_add(status, "refused_announcements",
                            announce_status_refusals(daemon->announce_probe));
     return status;
+}
+
+/* Per backend, in model order: "\1" detail "\0", or "\0" when it has none
+ * (so that NULL and "" differ). */
+struct status_details {
+    size_t backend_count;
+    char text[];
+};
+
+int status_details_save(const struct daemon *daemon, struct status_details **out)
+{
+    const struct model *model = daemon->model;
+    size_t length = 0;
+    for (size_t i = 0; i < model->backend_count; i++) {
+        const char *detail = model->backends[i]->detail;
+        length += detail ? strlen(detail) + 2 : 1;
+    }
+    struct status_details *details = malloc(sizeof(*details) + length);
+    if (!details)
+        return -ENOMEM;
+    details->backend_count = model->backend_count;
+    char *p = details->text;
+    for (size_t i = 0; i < model->backend_count; i++) {
+        const char *detail = model->backends[i]->detail;
+        if (detail) {
+            *p++ = '\1';
+            p = stpcpy(p, detail);
+        }
+        *p++ = '\0';
+    }
+    *out = details;
+    return 0;
+}
+
+bool status_details_unchanged(const struct status_details *details, const struct daemon *daemon)
+{
+    const struct model *model = daemon->model;
+    if (details->backend_count != model->backend_count)
+        return false;
+    const char *p = details->text;
+    for (size_t i = 0; i < model->backend_count; i++) {
+        const char *detail = model->backends[i]->detail;
+        if (!detail) {
+            if (*p++ != '\0')
+                return false;
+            continue;
+        }
+        if (*p++ != '\1' || strcmp(p, detail) != 0)
+            return false;
+        p += strlen(p) + 1;
+    }
+    return true;
+}
+
+void status_details_free(struct status_details *details)
+{
+    free(details);
 }

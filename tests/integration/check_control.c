@@ -486,6 +486,196 @@ START_TEST(wait_is_answered_when_the_bridge_becomes_ready)
 }
 END_TEST
 
+/* ---- the cached status answer ------------------------------------------ */
+
+/* Every kind of change a status answer shows: a start-up timeout (degraded),
+ * backends up and their details (xenstore, and announce, whose "gone" from
+ * another pid replaces the detail without a readiness change), refused
+ * announcements, bridge transitions with their signals' generations and
+ * errors (sysrq is refused to an unprivileged DomD), and a reload. */
+static const char cache_config[] =
+    "[frontend domu1]\ndomid = 5\n\n"
+    "[backend dm]\nprobe = device-model\nfrontend = domu1\n\n"
+    "[backend disk]\nprobe = xenstore\npath = backend/virtio_disk/5/0/state\nvalue = 4\n\n"
+    "[backend ann]\nprobe = announce\nowner = uid:0\n\n"
+    "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = dm disk\n"
+    "signal = xenstore sysrq\nsysrq-key = x\ntimeout = 1\n\n"
+    "[bridge domu1/virtio0]\ndevice-tree-path = /virtio@2000000\nbackends = ann\n";
+
+static const char status_request[] = "{\"version\": 1, \"command\": \"status\"}\n";
+
+/* Member key of the element named name of the answer's array ("bridges",
+ * "backends"), as plain JSON text ("null" when null); NULL when there is no
+ * such element. */
+static char *status_member(const char *answer, const char *array, const char *name,
+                           const char *key)
+{
+    struct json_object *status = json_tokener_parse(answer), *elements, *member;
+    ck_assert_msg(status, "not JSON: %s", answer);
+    ck_assert(json_object_object_get_ex(status, array, &elements));
+    char *text = NULL;
+    for (size_t i = 0; i < json_object_array_length(elements) && !text; i++) {
+        struct json_object *element = json_object_array_get_idx(elements, i);
+        ck_assert(json_object_object_get_ex(element, "name", &member));
+        if (strcmp(json_object_get_string(member), name) != 0)
+            continue;
+        ck_assert_msg(json_object_object_get_ex(element, key, &member), "%s has no %s", name, key);
+        text = strdup(json_object_to_json_string_ext(
+            member, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+    json_object_put(status);
+    return text;
+}
+
+/* Asks for status and checks one member against expected (NULL: the
+ * element does not exist); returns the answer for more checks. */
+static char *assert_status_member(const char *array, const char *name, const char *key,
+                                  const char *expected)
+{
+    char *answer = call(status_request);
+    char *value = status_member(answer, array, name, key);
+    if (!expected)
+        ck_assert_msg(!value, "%s %s is still there: %s", array, name, answer);
+    else
+        ck_assert_msg(value && strcmp(value, expected) == 0, "%s %s: %s is %s, expected %s",
+                      array, name, key, value ? value : "(none)", expected);
+    free(value);
+    return answer;
+}
+
+static void check_status_member(const char *array, const char *name, const char *key,
+                                const char *expected)
+{
+    free(assert_status_member(array, name, key, expected));
+}
+
+static void start_cache_config(void)
+{
+    ck_assert_int_eq(harness_start(&harness, NULL), 0);
+    ck_assert_int_eq(toolstack_setup(harness, DOMD, FRONTEND), 0);
+    domd = harness_open(harness, DOMD);
+    ck_assert_ptr_nonnull(domd);
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, cache_config), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+}
+
+START_TEST(status_answers_follow_every_change)
+{
+    start_cache_config();
+    /* Each step asks once before the change, so that a cached answer exists
+     * to be dropped. */
+    check_status_member("bridges", "domu1/pcie0", "degraded", "false");
+    wait_status("0/2 bridges ready; waiting: domu1/pcie0 (dm disk), domu1/virtio0 (ann); "
+                "degraded: domu1/pcie0");
+    check_status_member("bridges", "domu1/pcie0", "degraded", "true");
+
+    /* A detail without a readiness change, then a backend up, in order. */
+    check_status_member("backends", "dm", "ready", "false");
+    ck_assert_int_eq(xs_write_string(domd, "backend/virtio_disk/5/0/state", "1"), 0);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    wait_status("0/2 bridges ready; waiting: domu1/pcie0 (disk), domu1/virtio0 (ann); "
+                "degraded: domu1/pcie0");
+    check_status_member("backends", "dm", "ready", "true");
+    check_status_member("bridges", "domu1/pcie0", "missing", "[\"disk\"]");
+    char *answer = call(status_request);
+    char *detail = status_member(answer, "backends", "disk", "detail");
+    ck_assert_msg(strstr(detail, "is \\\"1\\\", expected \\\"4\\\""), "detail %s", detail);
+    free(detail);
+    free(answer);
+
+    /* "gone" from this process, then from xenreadyctl: the backend stays
+     * not ready, only its detail (the pid) changes; the model tells no one. */
+    check_status_member("backends", "ann", "detail",
+                        "\"not announced yet (xenreadyctl ready ann)\"");
+    answer = call("{\"version\": 1, \"command\": \"gone\", \"backend\": \"ann\"}\n");
+    free(answer);
+    char expected[96];
+    snprintf(expected, sizeof(expected), "\"announced gone by pid %d (uid 0)\"", (int)getpid());
+    check_status_member("backends", "ann", "detail", expected);
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"gone", "ann", NULL}), 0);
+    answer = call(status_request);
+    detail = status_member(answer, "backends", "ann", "detail");
+    ck_assert_msg(strstr(detail, "announced gone by pid") && strcmp(detail, expected) != 0,
+                  "detail %s after a gone from another pid", detail);
+    free(detail);
+    free(answer);
+
+    /* A refused announcement is listed. */
+    answer = call(status_request);
+    ck_assert_msg(strstr(answer, "\"refused_announcements\":[]"), "answer: %s", answer);
+    free(answer);
+    answer = call("{\"version\": 1, \"command\": \"ready\", \"backend\": \"nosuch\"}\n");
+    assert_error_answer(answer, "no backend named");
+    free(answer);
+    answer = call(status_request);
+    ck_assert_msg(strstr(answer, "\"backend\":\"nosuch\""), "answer: %s", answer);
+    free(answer);
+
+    /* Transitions: announced ready; the last backend up, whose publication
+     * sysrq is refused. */
+    check_status_member("bridges", "domu1/virtio0", "state", "\"waiting\"");
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "ann", NULL}), 0);
+    check_status_member("bridges", "domu1/virtio0", "state", "\"ready\"");
+    check_status_member("backends", "ann", "detail", "null");
+    answer = call(status_request);
+    ck_assert_msg(strstr(answer, "\"method\":\"sysrq\"") && !strstr(answer, "permission denied"),
+                  "answer: %s", answer);
+    free(answer);
+    ck_assert_int_eq(xs_write_string(domd, "backend/virtio_disk/5/0/state", "4"), 0);
+    wait_status("2/2 bridges ready");
+    check_status_member("bridges", "domu1/pcie0", "state", "\"ready\"");
+    check_status_member("bridges", "domu1/pcie0", "degraded", "false");
+    check_status_member("bridges", "domu1/pcie0", "backends_ready", "2");
+    answer = call(status_request);
+    ck_assert_msg(strstr(answer, "permission denied"), "no sysrq error: %s", answer);
+    ck_assert_msg(strstr(answer, "\"generation\":2"), "generation not 2: %s", answer);
+    free(answer);
+
+    /* A reload: the new bridge is shown, the old one no longer. */
+    check_status_member("bridges", "domu1/virtio0", "state", "\"ready\"");
+    char reloaded[sizeof(cache_config)];
+    snprintf(reloaded, sizeof(reloaded), "%s", cache_config);
+    char *renamed = strstr(reloaded, "virtio0");
+    ck_assert_ptr_nonnull(renamed);
+    renamed[6] = '7';
+    ck_assert_int_eq(daemon_runner_reload(&runner, reloaded), 0);
+    check_status_member("bridges", "domu1/virtio0", "state", NULL);
+    check_status_member("bridges", "domu1/virtio7", "device_tree_path", "\"/virtio@2000000\"");
+}
+END_TEST
+
+/* Clients asking together get the same bytes (one shared answer), and so
+ * does a client after them while nothing changed. */
+START_TEST(status_clients_get_identical_answers)
+{
+    start(NULL);
+    make_partly_ready();
+    enum { CLIENTS = 4 };
+    int fds[CLIENTS];
+    for (size_t i = 0; i < CLIENTS; i++) {
+        fds[i] = client_connect();
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(send(fds[i], status_request, strlen(status_request), MSG_NOSIGNAL),
+                         (ssize_t)strlen(status_request));
+    }
+    char *answers[CLIENTS + 1];
+    for (size_t i = 0; i < CLIENTS; i++) {
+        answers[i] = client_read_all(fds[i], TIMEOUT_MS);
+        close(fds[i]);
+        ck_assert_ptr_nonnull(answers[i]);
+    }
+    answers[CLIENTS] = call(status_request);
+    ck_assert_msg(strstr(answers[0], "\"ok\":true") && strstr(answers[0], "\"bridges\":["),
+                  "answer: %s", answers[0]);
+    for (size_t i = 0; i <= CLIENTS; i++) {
+        ck_assert_str_eq(answers[i], answers[0]);
+        ck_assert_uint_eq(answers[i][strlen(answers[i]) - 1], '\n');
+    }
+    for (size_t i = 0; i <= CLIENTS; i++)
+        free(answers[i]);
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
     Suite *suite = suite_create("control");
@@ -497,6 +687,8 @@ static Suite *control_suite(void)
         {"json", status_json_follows_the_schema},
         {"wait exit codes", wait_exit_codes},
         {"wait held", wait_is_answered_when_the_bridge_becomes_ready},
+        {"status follows changes", status_answers_follow_every_change},
+        {"status shared", status_clients_get_identical_answers},
     };
     integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), NULL, teardown);
     return suite;
