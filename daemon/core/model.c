@@ -39,7 +39,8 @@ static void backend_free(struct backend *backend)
     free(backend->name);
     free(backend->xenstore_path);
     free(backend->expected_value);
-    free(backend->bridges);
+    if (backend->bridges != &backend->first_bridge)
+        free(backend->bridges);
     free(backend->socket_path);
     free(backend->unit);
     free(backend->owner_unit);
@@ -203,6 +204,26 @@ fail:
     return -ENOMEM;
 }
 
+/* The first bridge is kept inline (see struct backend); a second one moves
+ * the list to an array that grows like the others. */
+static int backend_add_bridge(struct backend *backend, struct bridge *bridge)
+{
+    if (backend->bridge_count == 0) {
+        backend->first_bridge = bridge;
+        backend->bridges = &backend->first_bridge;
+        backend->bridge_count = 1;
+        return 0;
+    }
+    if (backend->bridges == &backend->first_bridge) {
+        struct bridge **array = NULL;
+        size_t count = 0;
+        if (array_append(&array, &count, backend->first_bridge) < 0)
+            return -ENOMEM;
+        backend->bridges = array;
+    }
+    return array_append(&backend->bridges, &backend->bridge_count, bridge);
+}
+
 int model_link(struct bridge *bridge, struct backend *backend)
 {
     for (size_t i = 0; i < bridge->backend_count; i++)
@@ -211,7 +232,7 @@ int model_link(struct bridge *bridge, struct backend *backend)
     int r = array_append(&bridge->backends, &bridge->backend_count, backend);
     if (r < 0)
         return r;
-    r = array_append(&backend->bridges, &backend->bridge_count, bridge);
+    r = backend_add_bridge(backend, bridge);
     if (r < 0) {
         bridge->backend_count--;
         return r;

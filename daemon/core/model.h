@@ -66,8 +66,11 @@ struct backend {
     enum probe_kind probe;
     char *xenstore_path;     /* absolute, or relative to the daemon's home */
     char *expected_value;
-    /* Bridges that need this backend. */
+    /* Bridges that need this backend. Nearly every backend serves one
+     * bridge: then bridges points at first_bridge, and a 10,000-backend
+     * model does not hold 10,000 arrays (each a separate allocation). */
     struct bridge **bridges;
+    struct bridge *first_bridge;
     size_t bridge_count;
     /* Last observation reported by the probe. */
     bool ready;

@@ -637,6 +637,27 @@ START_TEST(test_link_duplicate_ignored)
 }
 END_TEST
 
+/* The first bridge is kept inline; more move the list to an array that
+ * grows: every link keeps its place, in link order. */
+START_TEST(test_backend_bridges_grow)
+{
+    struct backend *backend = add_backend("shared");
+    struct bridge *bridges[9];
+    for (size_t i = 0; i < ARRAY_SIZE(bridges); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "domu1/pcie%zu", i);
+        bridges[i] = add_bridge(name, 1, &backend);
+        ck_assert_uint_eq(backend->bridge_count, i + 1);
+        for (size_t j = 0; j <= i; j++)
+            ck_assert_ptr_eq(backend->bridges[j], bridges[j]);
+    }
+    ck_assert_int_eq(model_link(bridges[3], backend), 0);
+    ck_assert_uint_eq(backend->bridge_count, ARRAY_SIZE(bridges));
+    set_ready(backend, true);
+    ck_assert_uint_eq(model_ready_bridge_count(model), ARRAY_SIZE(bridges));
+}
+END_TEST
+
 START_TEST(test_state_names)
 {
     ck_assert_str_eq(bridge_state_name(BRIDGE_WAITING), "waiting");
@@ -677,6 +698,7 @@ static Suite *model_suite(void)
     add_case(suite, "find", test_find, 0);
     add_case(suite, "bridge_id", test_bridge_id, 0);
     add_case(suite, "link_duplicate_ignored", test_link_duplicate_ignored, 0);
+    add_case(suite, "backend_bridges_grow", test_backend_bridges_grow, 0);
     add_case(suite, "state_names", test_state_names, 0);
     return suite;
 }
