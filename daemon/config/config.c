@@ -281,11 +281,23 @@ static bool key_first_time(struct loader *loader, struct pending *pending, unsig
 {
     if (pending->keys_seen & bit) {
         loader_error(loader, loader->line, "%s is set twice in [%s %s]", key,
-                     section_kind_name(loader->section.kind), *(char **)pending->object);
+                     section_kind_name(loader->section.kind),
+                     *(const char *const *)pending->object);
         return false;
     }
     pending->keys_seen |= bit;
     return true;
+}
+
+/* What the model keeps is stored by it (model_store_text()); shared for
+ * values that repeat across thousands of sections. Each key is set once. */
+static int set_text(struct model *model, const char **slot, const char *value, bool shared)
+{
+    const char *copy = shared ? model_share_text(model, value) : model_store_text(model, value);
+    if (!copy)
+        return -ENOMEM;
+    *slot = copy;
+    return 0;
 }
 
 static int replace_string(char **slot, const char *value)
@@ -389,7 +401,7 @@ static void bridge_set(struct loader *loader, struct pending *pending, const cha
                          "/pcie@10000000", value);
             return;
         }
-        r = replace_string(&bridge->device_tree_path, value);
+        r = set_text(loader->model, &bridge->device_tree_path, value, true);
     } else if (strcmp(key, "backends") == 0) {
         if (!key_first_time(loader, pending, 1u << 1, key))
             return;
@@ -470,7 +482,7 @@ static int backend_set_probe(struct backend *backend, const char *value)
     return 0;
 }
 
-static void set_unit_key(struct loader *loader, struct backend *backend, char **slot,
+static void set_unit_key(struct loader *loader, struct backend *backend, const char **slot,
                          const char *key, const char *value)
 {
     if (check_unit_name(value) < 0) {
@@ -479,7 +491,7 @@ static void set_unit_key(struct loader *loader, struct backend *backend, char **
                      "vhost-device-i2c.service", key, value, backend->name);
         return;
     }
-    if (replace_string(slot, value) < 0)
+    if (set_text(loader->model, slot, value, false) < 0)
         loader_error(loader, loader->line, "out of memory");
 }
 
@@ -507,7 +519,7 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
             backend->owner_uid = (unsigned int)uid;
         } else if (strncmp(value, "unit:", 5) == 0 && check_unit_name(value + 5) == 0) {
             backend->owner = OWNER_UNIT;
-            if (replace_string(&backend->owner_unit, value + 5) < 0)
+            if (set_text(loader->model, &backend->owner_unit, value + 5, false) < 0)
                 loader_error(loader, loader->line, "out of memory");
         } else {
             loader_error(loader, loader->line,
@@ -523,7 +535,7 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
                          backend->name);
             return 0;
         }
-        if (replace_string(&backend->pidfile, value) < 0)
+        if (set_text(loader->model, &backend->pidfile, value, false) < 0)
             loader_error(loader, loader->line, "out of memory");
         warn_hidden_path(loader->report, loader->file, loader->line, "pidfile", value,
                          backend->name);
@@ -568,7 +580,7 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
                          value, backend->name, CONFIG_PATH_MAX);
             return;
         } else {
-            r = replace_string(&backend->xenstore_path, value);
+            r = set_text(loader->model, &backend->xenstore_path, value, false);
         }
     } else if (strcmp(key, "value") == 0) {
         if (!key_first_time(loader, pending, 1u << 2, key))
@@ -578,7 +590,7 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
                          backend->name, CONFIG_VALUE_MAX);
             return;
         }
-        r = replace_string(&backend->expected_value, value);
+        r = set_text(loader->model, &backend->expected_value, value, true);
     } else if (strcmp(key, "frontend") == 0) {
         if (!key_first_time(loader, pending, 1u << 3, key))
             return;
@@ -779,7 +791,7 @@ static bool resolve_backend_extra(struct loader *loader, struct pending *pending
             report_add(report, true, pending->path_where.file, pending->path_where.line,
                        "bad socket path \"%s\" for backend %s: an absolute path of at most 107 "
                        "characters", path, backend->name);
-        else if (replace_string(&backend->socket_path, path) < 0)
+        else if (set_text(loader->model, &backend->socket_path, path, false) < 0)
             report_add(report, true, file, line, "out of memory");
         else
             warn_hidden_path(report, pending->path_where.file, pending->path_where.line,
@@ -790,7 +802,7 @@ static bool resolve_backend_extra(struct loader *loader, struct pending *pending
                        "bad xenstore path \"%s\" for backend %s: letters, digits and -/_@, no "
                        "empty component, at most %d characters", path, backend->name,
                        CONFIG_PATH_MAX);
-        else if (replace_string(&backend->xenstore_path, path) < 0)
+        else if (set_text(loader->model, &backend->xenstore_path, path, false) < 0)
             report_add(report, true, file, line, "out of memory");
     } else if (path) {
         report_add(report, true, pending->path_where.file, pending->path_where.line,
@@ -875,12 +887,11 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
                    pending->frontend_name);
         return;
     }
-    if (asprintf(&backend->xenstore_path, "device-model/%u/state", frontend->domid) < 0) {
-        backend->xenstore_path = NULL;
+    char path[32];
+    snprintf(path, sizeof(path), "device-model/%u/state", frontend->domid);
+    if (set_text(loader->model, &backend->xenstore_path, path, false) < 0
+        || set_text(loader->model, &backend->expected_value, "running", true) < 0)
         report_add(report, true, file, line, "out of memory");
-    } else if (!(backend->expected_value = strdup("running"))) {
-        report_add(report, true, file, line, "out of memory");
-    }
 }
 
 /* The signal methods' parameters, and what they imply. */

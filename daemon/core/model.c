@@ -14,11 +14,62 @@ struct model *model_new(void)
     return calloc(1, sizeof(struct model));
 }
 
+/* Strings are packed into blocks of this many bytes; a longer one (a path
+ * of up to 3 KiB) gets a block of its own. */
+#define TEXT_BLOCK_SIZE 16384
+
+struct model_text_block {
+    struct model_text_block *next;
+    size_t used;
+    size_t size;
+    char text[];
+};
+
+const char *model_store_text(struct model *model, const char *text)
+{
+    size_t length = strlen(text) + 1;
+    struct model_text_block *block = model->text_blocks;
+    if (!block || block->size - block->used < length) {
+        size_t size = length > TEXT_BLOCK_SIZE / 4 ? length : TEXT_BLOCK_SIZE;
+        struct model_text_block *fresh = malloc(sizeof(*fresh) + size);
+        if (!fresh)
+            return NULL;
+        *fresh = (struct model_text_block){.size = size};
+        if (block && size != TEXT_BLOCK_SIZE) {
+            /* Behind the current block, which keeps its room. */
+            fresh->next = block->next;
+            block->next = fresh;
+        } else {
+            fresh->next = block;
+            model->text_blocks = fresh;
+        }
+        block = fresh;
+    }
+    char *copy = block->text + block->used;
+    memcpy(copy, text, length);
+    block->used += length;
+    return copy;
+}
+
+static int compare_texts(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+const char *model_share_text(struct model *model, const char *text)
+{
+    const char *const *found = tfind(text, &model->shared_texts, compare_texts);
+    if (found)
+        return *found;
+    const char *copy = model_store_text(model, text);
+    /* Unshared if the tree has no room: still a correct copy. */
+    if (copy)
+        tsearch(copy, &model->shared_texts, compare_texts);
+    return copy;
+}
+
 static void frontend_free(struct frontend *frontend)
 {
-    if (!frontend)
-        return;
-    free(frontend->name);
     free(frontend);
 }
 
@@ -26,8 +77,6 @@ static void bridge_free(struct bridge *bridge)
 {
     if (!bridge)
         return;
-    free(bridge->name);
-    free(bridge->device_tree_path);
     free(bridge->backends);
     free(bridge);
 }
@@ -36,16 +85,8 @@ static void backend_free(struct backend *backend)
 {
     if (!backend)
         return;
-    free(backend->name);
-    free(backend->xenstore_path);
-    free(backend->expected_value);
     if (backend->bridges != &backend->first_bridge)
         free(backend->bridges);
-    free(backend->socket_path);
-    free(backend->unit);
-    free(backend->owner_unit);
-    free(backend->pidfile);
-    free(backend->liveness_unit);
     free(backend->probe_detail);
     free(backend->liveness_detail);
     free(backend);
@@ -72,6 +113,12 @@ void model_free(struct model *model)
     tdestroy(model->frontend_index, index_entry_keep);
     tdestroy(model->bridge_index, index_entry_keep);
     tdestroy(model->backend_index, index_entry_keep);
+    tdestroy(model->shared_texts, index_entry_keep);
+    while (model->text_blocks) {
+        struct model_text_block *next = model->text_blocks->next;
+        free(model->text_blocks);
+        model->text_blocks = next;
+    }
     free(model->frontends);
     free(model->bridges);
     free(model->backends);
@@ -113,7 +160,7 @@ int model_add_file(struct model *model, const char *path, const char **stored)
  * a struct may be converted to a pointer to its first member. */
 static int compare_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static void *find_by_name(void *const *index, const char *name)
@@ -147,7 +194,7 @@ struct backend *model_find_backend(const struct model *model, const char *name)
 int model_add_frontend(struct model *model, const char *name, struct frontend **out)
 {
     struct frontend *frontend = calloc(1, sizeof(*frontend));
-    if (!frontend || !(frontend->name = strdup(name)))
+    if (!frontend || !(frontend->name = model_store_text(model, name)))
         goto fail;
     if (index_add(&model->frontend_index, frontend) < 0)
         goto fail;
@@ -168,7 +215,7 @@ int model_add_bridge(struct model *model, const char *name, struct bridge **out)
     if (!slash)
         return -EINVAL;
     struct bridge *bridge = calloc(1, sizeof(*bridge));
-    if (!bridge || !(bridge->name = strdup(name)))
+    if (!bridge || !(bridge->name = model_store_text(model, name)))
         goto fail;
     bridge->id = bridge->name + (slash - name) + 1;
     bridge->signal_methods = SIGNAL_XENSTORE;
@@ -189,7 +236,7 @@ fail:
 int model_add_backend(struct model *model, const char *name, struct backend **out)
 {
     struct backend *backend = calloc(1, sizeof(*backend));
-    if (!backend || !(backend->name = strdup(name)))
+    if (!backend || !(backend->name = model_store_text(model, name)))
         goto fail;
     if (index_add(&model->backend_index, backend) < 0)
         goto fail;

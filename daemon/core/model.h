@@ -6,6 +6,8 @@
  *
  * Ownership: a struct model owns every frontend, bridge and backend in it;
  * model_free() releases all of them. Pointers between objects are borrowed.
+ * The text the configuration sets once (names, paths, values) is stored by
+ * the model too (model_store_text()) and lives as long as it.
  */
 #pragma once
 
@@ -50,7 +52,7 @@ struct source_location {
 
 /* frontend, backend and bridge keep name as their first member (see model.c). */
 struct frontend {
-    char *name;
+    const char *name;
     unsigned int domid;
     struct source_location where;
     bool absent;             /* its xenstore home was gone at the last domain event */
@@ -61,11 +63,11 @@ struct frontend {
 };
 
 struct backend {
-    char *name;
+    const char *name;
     struct source_location where;
     enum probe_kind probe;
-    char *xenstore_path;     /* absolute, or relative to the daemon's home */
-    char *expected_value;
+    const char *xenstore_path;   /* absolute, or relative to the daemon's home */
+    const char *expected_value;
     /* Bridges that need this backend. Nearly every backend serves one
      * bridge: then bridges points at first_bridge, and a 10,000-backend
      * model does not hold 10,000 arrays (each a separate allocation). */
@@ -77,14 +79,14 @@ struct backend {
     const char *detail;      /* why it is not ready, for status; may be NULL;
                               * probe_detail or liveness_detail */
     /* probe = socket, unit, announce (see daemon/probes/). */
-    char *socket_path;
-    char *unit;
+    const char *socket_path;
+    const char *unit;
     enum backend_owner owner;
     unsigned int owner_uid;
-    char *owner_unit;
+    const char *owner_unit;
     /* Liveness, combinable with any probe: at most one of the two is set. */
-    char *pidfile;
-    char *liveness_unit;
+    const char *pidfile;
+    const char *liveness_unit;
     /* ready above is probe_ready && (no liveness || alive). */
     bool probe_ready;
     bool alive;
@@ -93,11 +95,11 @@ struct backend {
 };
 
 struct bridge {
-    char *name;              /* "FRONTEND/ID", unique */
+    const char *name;        /* "FRONTEND/ID", unique */
     size_t index;            /* position in model->bridges */
     const char *id;          /* the part after the slash, points into name */
     struct frontend *frontend;
-    char *device_tree_path;
+    const char *device_tree_path;
     unsigned int signal_methods;
     unsigned int static_evtchn_port;   /* signal = static-evtchn: DomD's local port */
     char sysrq_key;                    /* signal = sysrq: the character written */
@@ -140,6 +142,11 @@ struct model {
     void *frontend_index;
     void *bridge_index;
     void *backend_index;
+    /* Storage of model_store_text(): blocks of packed strings, so that
+     * 10,000 backends' names and paths are not 20,000 allocations (each
+     * with malloc's header and rounding). */
+    struct model_text_block *text_blocks;
+    void *shared_texts;      /* tsearch(3) tree of model_share_text()'s */
     struct model_observer observer;
 };
 
@@ -149,6 +156,16 @@ void model_free(struct model *model);
 struct frontend *model_find_frontend(const struct model *model, const char *name);
 struct bridge *model_find_bridge(const struct model *model, const char *name);
 struct backend *model_find_backend(const struct model *model, const char *name);
+
+/*
+ * Copies text into storage the model owns: it lives until model_free() and is
+ * never freed on its own (it is for what the configuration sets once).
+ * Returns NULL when out of memory.
+ */
+const char *model_store_text(struct model *model, const char *text);
+/* The same, with identical texts stored once: for values that repeat across
+ * thousands of backends or bridges (an expected value, a device-tree path). */
+const char *model_share_text(struct model *model, const char *text);
 
 /* Adding objects; the model takes ownership of what it returns. */
 int model_add_file(struct model *model, const char *path, const char **stored);

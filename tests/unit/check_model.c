@@ -658,6 +658,41 @@ START_TEST(test_backend_bridges_grow)
 }
 END_TEST
 
+/* Stored texts stay where they were put while more are added (across blocks,
+ * and past a block's size); shared ones are stored once. */
+START_TEST(test_store_text)
+{
+    const char *stored[3000];
+    char text[64];
+    for (size_t i = 0; i < ARRAY_SIZE(stored); i++) {
+        snprintf(text, sizeof(text), "backend/vbench/%zu/state", i);
+        stored[i] = model_store_text(model, text);
+        ck_assert_ptr_nonnull(stored[i]);
+    }
+    char *big = malloc(40000);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', 39999);
+    big[39999] = '\0';
+    const char *big_copy = model_store_text(model, big);
+    ck_assert_ptr_nonnull(big_copy);
+    const char *after = model_store_text(model, "after");
+    ck_assert_str_eq(big_copy, big);
+    ck_assert_str_eq(after, "after");
+    free(big);
+    for (size_t i = 0; i < ARRAY_SIZE(stored); i++) {
+        snprintf(text, sizeof(text), "backend/vbench/%zu/state", i);
+        ck_assert_str_eq(stored[i], text);
+    }
+
+    const char *four = model_share_text(model, "4");
+    ck_assert_str_eq(four, "4");
+    ck_assert_ptr_eq(model_share_text(model, "4"), four);
+    ck_assert_str_eq(model_share_text(model, "running"), "running");
+    ck_assert_ptr_ne(model_share_text(model, "running"), four);
+    ck_assert_ptr_ne(model_store_text(model, "4"), four);
+}
+END_TEST
+
 START_TEST(test_state_names)
 {
     ck_assert_str_eq(bridge_state_name(BRIDGE_WAITING), "waiting");
@@ -699,6 +734,7 @@ static Suite *model_suite(void)
     add_case(suite, "bridge_id", test_bridge_id, 0);
     add_case(suite, "link_duplicate_ignored", test_link_duplicate_ignored, 0);
     add_case(suite, "backend_bridges_grow", test_backend_bridges_grow, 0);
+    add_case(suite, "store_text", test_store_text, 0);
     add_case(suite, "state_names", test_state_names, 0);
     return suite;
 }
