@@ -109,10 +109,10 @@ void model_free(struct model *model)
         backend_free(model->backends[i]);
     for (size_t i = 0; i < model->file_count; i++)
         free(model->files[i]);
-    /* The trees only point at objects freed above. */
-    tdestroy(model->frontend_index, index_entry_keep);
-    tdestroy(model->bridge_index, index_entry_keep);
-    tdestroy(model->backend_index, index_entry_keep);
+    free(model->frontend_index.slots);
+    free(model->bridge_index.slots);
+    free(model->backend_index.slots);
+    /* The tree only points at texts freed below. */
     tdestroy(model->shared_texts, index_entry_keep);
     while (model->text_blocks) {
         struct model_text_block *next = model->text_blocks->next;
@@ -158,22 +158,61 @@ int model_add_file(struct model *model, const char *path, const char **stored)
 
 /* Frontends, bridges and backends all start with their name, and a pointer to
  * a struct may be converted to a pointer to its first member. */
-static int compare_names(const void *a, const void *b)
+static const char *object_name(const void *object)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return *(const char *const *)object;
 }
 
-static void *find_by_name(void *const *index, const char *name)
+/* FNV-1a: short names, no adversary (the configuration is root's). */
+static size_t name_hash(const char *name)
 {
-    const char *key = name;
-    void *const *found = tfind(&key, index, compare_names);
-    return found ? *found : NULL;
+    uint64_t hash = 14695981039346656037u;
+    for (; *name; name++)
+        hash = (hash ^ (unsigned char)*name) * 1099511628211u;
+    return (size_t)hash;
 }
 
-/* Indexes a new object by name; names are unique (the loader checks). */
-static int index_add(void **index, void *object)
+/* The slot holding name, or the empty one where it would go. */
+static void **index_slot(void **slots, size_t capacity, const char *name)
 {
-    return tsearch(object, index, compare_names) ? 0 : -ENOMEM;
+    size_t mask = capacity - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+        if (!slots[i] || strcmp(object_name(slots[i]), name) == 0)
+            return &slots[i];
+}
+
+static void *find_by_name(const struct model_name_index *index, const char *name)
+{
+    return index->capacity ? *index_slot(index->slots, index->capacity, name) : NULL;
+}
+
+/* Makes room for one more object, so that index_add() cannot fail. */
+static int index_reserve(struct model_name_index *index)
+{
+    if ((index->count + 1) * 4 <= index->capacity * 3)
+        return 0;
+    size_t capacity = index->capacity ? 2 * index->capacity : 16;
+    void **slots = calloc(capacity, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    for (size_t i = 0; i < index->capacity; i++)
+        if (index->slots[i])
+            *index_slot(slots, capacity, object_name(index->slots[i])) = index->slots[i];
+    free(index->slots);
+    index->slots = slots;
+    index->capacity = capacity;
+    return 0;
+}
+
+/* Indexes a new object by name after index_reserve(); names are unique (the
+ * loader checks), and a repeated one keeps finding the first. */
+static void index_add(struct model_name_index *index, void *object)
+{
+    void **slot = index_slot(index->slots, index->capacity, object_name(object));
+    if (!*slot) {
+        *slot = object;
+        index->count++;
+    }
 }
 
 struct frontend *model_find_frontend(const struct model *model, const char *name)
@@ -196,12 +235,10 @@ int model_add_frontend(struct model *model, const char *name, struct frontend **
     struct frontend *frontend = calloc(1, sizeof(*frontend));
     if (!frontend || !(frontend->name = model_store_text(model, name)))
         goto fail;
-    if (index_add(&model->frontend_index, frontend) < 0)
+    if (index_reserve(&model->frontend_index) < 0
+        || array_append(&model->frontends, &model->frontend_count, frontend) < 0)
         goto fail;
-    if (array_append(&model->frontends, &model->frontend_count, frontend) < 0) {
-        tdelete(frontend, &model->frontend_index, compare_names);
-        goto fail;
-    }
+    index_add(&model->frontend_index, frontend);
     *out = frontend;
     return 0;
 fail:
@@ -220,12 +257,10 @@ int model_add_bridge(struct model *model, const char *name, struct bridge **out)
     bridge->id = bridge->name + (slash - name) + 1;
     bridge->signal_methods = SIGNAL_XENSTORE;
     bridge->index = model->bridge_count;
-    if (index_add(&model->bridge_index, bridge) < 0)
+    if (index_reserve(&model->bridge_index) < 0
+        || array_append(&model->bridges, &model->bridge_count, bridge) < 0)
         goto fail;
-    if (array_append(&model->bridges, &model->bridge_count, bridge) < 0) {
-        tdelete(bridge, &model->bridge_index, compare_names);
-        goto fail;
-    }
+    index_add(&model->bridge_index, bridge);
     *out = bridge;
     return 0;
 fail:
@@ -238,12 +273,10 @@ int model_add_backend(struct model *model, const char *name, struct backend **ou
     struct backend *backend = calloc(1, sizeof(*backend));
     if (!backend || !(backend->name = model_store_text(model, name)))
         goto fail;
-    if (index_add(&model->backend_index, backend) < 0)
+    if (index_reserve(&model->backend_index) < 0
+        || array_append(&model->backends, &model->backend_count, backend) < 0)
         goto fail;
-    if (array_append(&model->backends, &model->backend_count, backend) < 0) {
-        tdelete(backend, &model->backend_index, compare_names);
-        goto fail;
-    }
+    index_add(&model->backend_index, backend);
     *out = backend;
     return 0;
 fail:

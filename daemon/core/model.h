@@ -128,6 +128,14 @@ struct model_observer {
     void *userdata;
 };
 
+/* A hash table (open addressing) of objects that start with their name: one
+ * allocation per table, where a tree would take one per object. */
+struct model_name_index {
+    void **slots;
+    size_t capacity;         /* 0 or a power of two, at most 3/4 used */
+    size_t count;
+};
+
 struct model {
     struct frontend **frontends;
     size_t frontend_count;
@@ -137,11 +145,11 @@ struct model {
     size_t backend_count;
     char **files;            /* configuration files read, for source locations */
     size_t file_count;
-    /* Name indexes (tsearch(3) trees) for the finds: configurations with
-     * thousands of bridges are loaded in O(n log n). */
-    void *frontend_index;
-    void *bridge_index;
-    void *backend_index;
+    /* Name indexes for the finds: configurations with thousands of bridges
+     * are loaded in linear time. */
+    struct model_name_index frontend_index;
+    struct model_name_index bridge_index;
+    struct model_name_index backend_index;
     /* Storage of model_store_text(): blocks of packed strings, so that
      * 10,000 backends' names and paths are not 20,000 allocations (each
      * with malloc's header and rounding). */
