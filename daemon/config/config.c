@@ -45,6 +45,11 @@ struct pending {
     char *backend_names;                   /* bridge: as written */
     char *frontend_name;                   /* device-model backend */
     char *path_value;                      /* backend: path = before probe = */
+    /* Backend keys of one probe kind, stored by the model but kept here until
+     * the probe is known: a backend has room for its own kind's only. */
+    const char *value;                     /* value = */
+    const char *unit;                      /* unit = */
+    const char *owner_unit;                /* owner = unit:NAME */
     struct source_location path_where;
     struct source_location signal_where;      /* bridge: its signal= line */
     struct source_location static_port_where; /* bridge: static-evtchn-port= */
@@ -503,7 +508,7 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
     struct backend *backend = pending->object;
     if (strcmp(key, "unit") == 0) {
         if (key_first_time(loader, pending, 1u << 20, key))
-            set_unit_key(loader, backend, &backend->unit, key, value);
+            set_unit_key(loader, backend, &pending->unit, key, value);
     } else if (strcmp(key, "liveness-unit") == 0) {
         if (key_first_time(loader, pending, 1u << 23, key))
             set_unit_key(loader, backend, &backend->liveness_unit, key, value);
@@ -519,7 +524,7 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
             backend->owner_uid = (unsigned int)uid;
         } else if (strncmp(value, "unit:", 5) == 0 && check_unit_name(value + 5) == 0) {
             backend->owner = OWNER_UNIT;
-            if (set_text(loader->model, &backend->owner_unit, value + 5, false) < 0)
+            if (set_text(loader->model, &pending->owner_unit, value + 5, false) < 0)
                 loader_error(loader, loader->line, "out of memory");
         } else {
             loader_error(loader, loader->line,
@@ -590,7 +595,7 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
                          backend->name, CONFIG_VALUE_MAX);
             return;
         }
-        r = set_text(loader->model, &backend->expected_value, value, true);
+        r = set_text(loader->model, &pending->value, value, true);
     } else if (strcmp(key, "frontend") == 0) {
         if (!key_first_time(loader, pending, 1u << 3, key))
             return;
@@ -813,7 +818,7 @@ static bool resolve_backend_extra(struct loader *loader, struct pending *pending
         report_add(report, true, file, line,
                    "backend %s: use pidfile = or liveness-unit = for liveness, not both",
                    backend->name);
-    if (backend->unit && backend->probe != PROBE_UNIT)
+    if (pending->unit && backend->probe != PROBE_UNIT)
         report_add(report, true, file, line,
                    "backend %s: unit = is only for probe = unit (liveness-unit = works with any "
                    "probe)", backend->name);
@@ -826,13 +831,13 @@ static bool resolve_backend_extra(struct loader *loader, struct pending *pending
     if (pending->frontend_name)
         report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
                    "backend %s: frontend = is only for probe = device-model", backend->name);
-    if (backend->expected_value)
+    if (pending->value)
         report_add(report, true, file, line, "backend %s: value = is only for probe = xenstore",
                    backend->name);
     if (backend->probe == PROBE_SOCKET && !backend->socket_path && !path)
         report_add(report, true, file, line,
                    "backend %s: probe = socket needs path = /PATH/OF/THE/SOCKET", backend->name);
-    if (backend->probe == PROBE_UNIT && !backend->unit)
+    if (backend->probe == PROBE_UNIT && !pending->unit)
         report_add(report, true, file, line,
                    "backend %s: probe = unit needs unit = NAME.service", backend->name);
     if (backend->probe == PROBE_ANNOUNCE && backend->owner == OWNER_NONE)
@@ -840,6 +845,25 @@ static bool resolve_backend_extra(struct loader *loader, struct pending *pending
                    "backend %s: probe = announce needs owner = uid:NUMBER or owner = unit:NAME",
                    backend->name);
     return true;
+}
+
+/* Gives the backend the keys of its own probe kind (struct backend has room
+ * for those only); keys of another kind are reported by the checks. */
+static void backend_take_probe_keys(struct backend *backend, const struct pending *pending)
+{
+    switch (backend->probe) {
+    case PROBE_XENSTORE:
+        backend->expected_value = pending->value;
+        break;
+    case PROBE_UNIT:
+        backend->unit = pending->unit;
+        break;
+    case PROBE_ANNOUNCE:
+        backend->owner_unit = pending->owner_unit;
+        break;
+    case PROBE_SOCKET:
+        break;   /* its path = is resolved with the other kinds' paths */
+    }
 }
 
 static void resolve_backend(struct loader *loader, struct pending *pending)
@@ -855,6 +879,7 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
                    "announce)", backend->name);
         return;
     }
+    backend_take_probe_keys(backend, pending);
     if (resolve_backend_extra(loader, pending))
         return;
     if (!(pending->keys_seen & (1u << 8))) {
@@ -864,12 +889,12 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
         if (!backend->xenstore_path)
             report_add(report, true, file, line,
                        "backend %s: probe = xenstore needs path = XENSTORE-PATH", backend->name);
-        if (!backend->expected_value)
+        if (!pending->value)
             report_add(report, true, file, line,
                        "backend %s: probe = xenstore needs value = EXPECTED-VALUE", backend->name);
         return;
     }
-    if (backend->xenstore_path || backend->expected_value) {
+    if (backend->xenstore_path || pending->value) {
         report_add(report, true, file, line,
                    "backend %s: probe = device-model sets path and value itself; use probe = "
                    "xenstore to choose them", backend->name);

@@ -62,34 +62,40 @@ struct frontend {
     bool directory_private;
 };
 
+/* Ordered so that 10,000 of them pack without holes (120 bytes each). */
 struct backend {
     const char *name;
     struct source_location where;
     enum probe_kind probe;
-    const char *xenstore_path;   /* absolute, or relative to the daemon's home */
-    const char *expected_value;
+    enum backend_owner owner;    /* probe = announce */
+    unsigned int owner_uid;      /* owner = OWNER_UID */
+    /* Last observation reported by the probe. */
+    bool ready;
+    /* ready is probe_ready && (no liveness || alive). */
+    bool probe_ready;
+    bool alive;
+    /* The keys of the backend's own probe kind: one kind per backend, so
+     * they share room (read only those of backend->probe). */
+    union {
+        struct {                             /* probe = xenstore, device-model */
+            const char *xenstore_path;       /* absolute, or relative to the daemon's home */
+            const char *expected_value;
+        };
+        const char *socket_path;             /* probe = socket */
+        const char *unit;                    /* probe = unit */
+        const char *owner_unit;              /* probe = announce, owner = OWNER_UNIT */
+    };
     /* Bridges that need this backend. Nearly every backend serves one
      * bridge: then bridges points at first_bridge, and a 10,000-backend
      * model does not hold 10,000 arrays (each a separate allocation). */
     struct bridge **bridges;
     struct bridge *first_bridge;
     size_t bridge_count;
-    /* Last observation reported by the probe. */
-    bool ready;
-    const char *detail;      /* why it is not ready, for status; may be NULL;
-                              * probe_detail or liveness_detail */
-    /* probe = socket, unit, announce (see daemon/probes/). */
-    const char *socket_path;
-    const char *unit;
-    enum backend_owner owner;
-    unsigned int owner_uid;
-    const char *owner_unit;
+    const char *detail;          /* why it is not ready, for status; may be NULL;
+                                  * probe_detail or liveness_detail */
     /* Liveness, combinable with any probe: at most one of the two is set. */
     const char *pidfile;
     const char *liveness_unit;
-    /* ready above is probe_ready && (no liveness || alive). */
-    bool probe_ready;
-    bool alive;
     char *probe_detail;
     char *liveness_detail;
 };

@@ -238,6 +238,25 @@ START_TEST(config_keys_of_the_probes)
     ck_assert_str_eq(backend->owner_unit, "vhost-device-i2c.service");
     ck_assert_str_eq(backend->liveness_unit, "vhost-device-i2c.service");
     model_free(model);
+
+    /* A probe's keys before the probe: the backend keeps its own kind's. */
+    report = load(HEAD "[backend b]\nunit = vhost-device-i2c.service\n"
+                       "liveness-unit = qemu.service\nprobe = unit\n", &model);
+    ck_assert_str_eq(report, "");
+    free(report);
+    backend = model_find_backend(model, "b");
+    ck_assert_str_eq(backend->unit, "vhost-device-i2c.service");
+    ck_assert_str_eq(backend->liveness_unit, "qemu.service");
+    model_free(model);
+
+    report = load(HEAD "[backend b]\nvalue = 4\npath = backend/vbd/5/0/state\nprobe = xenstore\n",
+                  &model);
+    ck_assert_str_eq(report, "");
+    free(report);
+    backend = model_find_backend(model, "b");
+    ck_assert_str_eq(backend->xenstore_path, "backend/vbd/5/0/state");
+    ck_assert_str_eq(backend->expected_value, "4");
+    model_free(model);
 }
 END_TEST
 
@@ -259,6 +278,11 @@ START_TEST(config_errors_of_the_probes)
          ":6: error: backend b: probe = announce needs owner = uid:NUMBER or owner = unit:NAME\n"},
         {HEAD "[backend b]\nprobe = socket\npath = /s\nowner = uid:1\n",
          ":6: error: backend b: owner = is only for probe = announce\n"},
+        {HEAD "[backend b]\nvalue = 4\nunit = a.service\nowner = unit:b.service\nprobe = socket\n"
+              "path = /s\n",
+         ":6: error: backend b: unit = is only for probe = unit (liveness-unit = works with any "
+         "probe)\n:6: error: backend b: owner = is only for probe = announce\n:6: error: backend "
+         "b: value = is only for probe = xenstore\n"},
         {HEAD "[backend b]\nprobe = socket\npath = /s\npidfile = /p\nliveness-unit = a.service\n",
          ":6: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
         {HEAD "timeout = soon\n[backend b]\nprobe = announce\nowner = uid:0\n",
