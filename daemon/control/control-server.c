@@ -63,7 +63,6 @@ struct control_server {
      * every change it could show, with the backends' details it was built
      * from (the one thing that changes unannounced, see status.h). */
     struct answer *status;
-    struct status_details *status_details;
 };
 
 static struct answer *answer_ref(struct answer *answer)
@@ -173,29 +172,22 @@ void control_server_invalidate(struct control_server *server)
     if (!server)
         return;
     answer_unref(server->status);
-    status_details_free(server->status_details);
     server->status = NULL;
-    server->status_details = NULL;
 }
 
-/* The cached "status" answer, built first when there is none (or when a
- * backend's detail changed unannounced); a new reference, NULL when out of
- * memory. Building 290 KB of JSON takes ~2.5 ms of the loop at 600 bridges:
- * busy clients asking again and again would otherwise delay signals. */
+/* The cached "status" answer, built first when there is none; a new
+ * reference, NULL when out of memory. Building 290 KB of JSON takes ~2.5 ms
+ * of the loop at 600 bridges: busy clients asking again and again would
+ * otherwise delay signals. */
 static struct answer *server_status_answer(struct control_server *server)
 {
-    const struct daemon *daemon = server->daemon;
-    if (server->status && !status_details_unchanged(server->status_details, daemon))
-        control_server_invalidate(server);
     if (!server->status) {
-        struct json_object *response = status_build(daemon);
+        struct json_object *response = status_build(server->daemon);
         json_object_object_add(response, "ok", json_object_new_boolean(true));
-        struct answer *answer = answer_new(response);
+        server->status = answer_new(response);
         json_object_put(response);
-        /* Without its details the answer could not be checked: not kept. */
-        if (!answer || status_details_save(daemon, &server->status_details) < 0)
-            return answer;
-        server->status = answer;
+        if (!server->status)
+            return NULL;
     }
     return answer_ref(server->status);
 }

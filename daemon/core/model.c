@@ -378,15 +378,21 @@ bool backend_has_liveness(const struct backend *backend)
     return backend->pidfile || backend->liveness_unit;
 }
 
-static void replace_detail(char **slot, const char *detail)
+/* Whether the text changed: a probe that observes the same thing again keeps
+ * its string, and nobody is told. */
+static bool replace_detail(char **slot, const char *detail)
 {
+    if (*slot == detail || (*slot && detail && strcmp(*slot, detail) == 0))
+        return false;
+    char *copy = detail ? strdup(detail) : NULL;
     free(*slot);
-    *slot = detail ? strdup(detail) : NULL;
+    *slot = copy;
+    return true;
 }
 
 /* Combines the probe's and the liveness source's observations; the rest of
  * the state machine sees one readiness per backend. */
-static void backend_update(struct model *model, struct backend *backend)
+static void backend_update(struct model *model, struct backend *backend, bool detail_changed)
 {
     bool dead = backend_has_liveness(backend) && !backend->alive;
     bool ready = backend->probe_ready && !dead;
@@ -394,8 +400,12 @@ static void backend_update(struct model *model, struct backend *backend)
     /* Borrowed, not copied: one string per observation, not two (10,000
      * backends at a first boot each have one). */
     backend->detail = ready ? NULL : detail;
-    if (backend->ready == ready)
+    if (backend->ready == ready) {
+        /* Only why it is not ready changed: status shows that too. */
+        if (detail_changed && !ready && model->observer.on_backend)
+            model->observer.on_backend(backend, model->observer.userdata);
         return;
+    }
     backend->ready = ready;
     for (size_t i = 0; i < backend->bridge_count; i++) {
         struct bridge *bridge = backend->bridges[i];
@@ -420,16 +430,16 @@ void model_set_backend_ready(struct model *model, struct backend *backend, bool 
                              const char *detail)
 {
     backend->probe_ready = ready;
-    replace_detail(&backend->probe_detail, ready ? NULL : detail);
-    backend_update(model, backend);
+    bool changed = replace_detail(&backend->probe_detail, ready ? NULL : detail);
+    backend_update(model, backend, changed);
 }
 
 void model_set_backend_alive(struct model *model, struct backend *backend, bool alive,
                              const char *detail)
 {
     backend->alive = alive;
-    replace_detail(&backend->liveness_detail, alive ? NULL : detail);
-    backend_update(model, backend);
+    bool changed = replace_detail(&backend->liveness_detail, alive ? NULL : detail);
+    backend_update(model, backend, changed);
 }
 
 void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool degraded)

@@ -125,7 +125,7 @@ typedef void (*model_transition_fn)(struct bridge *bridge, enum bridge_state old
                                     const struct backend *cause, void *userdata);
 
 /* Told after every change of a backend's readiness (and the bridge
- * transitions it caused). */
+ * transitions it caused), and of why a backend that is not ready is not. */
 typedef void (*model_backend_fn)(struct backend *backend, void *userdata);
 
 struct model_observer {

@@ -340,6 +340,7 @@ START_TEST(test_random_observations)
     struct bridge *bridges[] = {all, some};
     static const bool needs[2][BACKENDS] = {{true, true, true, true}, {false, true, true, false}};
     bool truth[BACKENDS] = {false};
+    bool observed[BACKENDS] = {false};   /* "test says down" is their detail yet */
     uint32_t rng = 0x12345678u + (uint32_t)_i;
 
     for (int event = 0; event < EVENTS; event++) {
@@ -348,9 +349,12 @@ START_TEST(test_random_observations)
         enum bridge_state old_states[2] = {all->state, some->state};
         size_t before = seen.count = 0;   /* one event at a time */
         seen.backend_count = 0;
-        bool changed = truth[which] != ready;
+        /* The observer hears a change of readiness, or of why it is not
+         * ready: here only the first "down", the detail before being none. */
+        bool changed = truth[which] != ready || (!ready && !observed[which]);
 
         truth[which] = ready;
+        observed[which] |= !ready;
         set_ready(backends[which], ready);
 
         size_t expected_transitions = 0;
@@ -466,7 +470,8 @@ START_TEST(test_observer_once_per_transition)
 END_TEST
 
 /* on_backend hears each change of a backend's readiness once, after the
- * bridge transitions it caused, and nothing of repeats. */
+ * bridge transitions it caused, and each new reason for a backend not being
+ * ready (status shows it), and nothing of repeats. */
 START_TEST(test_backend_observer)
 {
     struct backend *backends[2] = {0};
@@ -479,19 +484,23 @@ START_TEST(test_backend_observer)
     ck_assert_uint_eq(seen.transitions_before[0], 0);
 
     set_ready(backends[0], true);
-    model_set_backend_ready(model, backends[1], false, "a new reason, same state");
     ck_assert_uint_eq(seen.backend_count, 1);
+    model_set_backend_ready(model, backends[1], false, "a new reason, same state");
+    ck_assert_uint_eq(seen.backend_count, 2);
+    ck_assert_ptr_eq(seen.backends[1], backends[1]);
+    model_set_backend_ready(model, backends[1], false, "a new reason, same state");
+    ck_assert_uint_eq(seen.backend_count, 2);
 
     set_ready(backends[1], true);
     ck_assert_int_eq(bridge->state, BRIDGE_READY);
-    ck_assert_uint_eq(seen.backend_count, 2);
-    ck_assert_ptr_eq(seen.backends[1], backends[1]);
-    ck_assert_uint_eq(seen.transitions_before[1], 1);   /* the transition came first */
+    ck_assert_uint_eq(seen.backend_count, 3);
+    ck_assert_ptr_eq(seen.backends[2], backends[1]);
+    ck_assert_uint_eq(seen.transitions_before[2], 1);   /* the transition came first */
 
     set_ready(backends[0], false);
-    ck_assert_uint_eq(seen.backend_count, 3);
-    ck_assert_ptr_eq(seen.backends[2], backends[0]);
-    ck_assert_uint_eq(seen.transitions_before[2], 2);
+    ck_assert_uint_eq(seen.backend_count, 4);
+    ck_assert_ptr_eq(seen.backends[3], backends[0]);
+    ck_assert_uint_eq(seen.transitions_before[3], 2);
     ck_assert(!backends[0]->ready);
 }
 END_TEST
