@@ -10,6 +10,11 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+/* Without this, sd_journal_sendv() adds CODE_FILE=, CODE_LINE= and
+ * CODE_FUNC= of its call site: log_emit() in this file, by its build-time
+ * absolute path, in every entry; journalctl -o verbose would show that
+ * instead of nothing. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "core/model.h"
