@@ -24,23 +24,7 @@ enum { DOMD = 1, FRONTEND = 5, BYSTANDER = 9, TIMEOUT_MS = 10000 };
 #define NODE "/local/domain/5/xenready/pcie0"
 
 static const char three_backends[] =
-    "[frontend domu1]\n"
-    "domid = 5\n"
-    "\n"
-    "[backend dm]\n"
-    "probe = device-model\n"
-    "frontend = domu1\n"
-    "\n"
-    "[backend disk]\n"
-    "probe = xenstore\n"
-    "path = backend/virtio_disk/5/0/state\n"
-    "value = 4\n"
-    "\n"
-    "[backend net]\n"
-    "probe = xenstore\n"
-    "path = backend/virtio_net/5/0/state\n"
-    "value = 4\n"
-    "\n"
+    TEST_CONFIG_FRONTEND TEST_CONFIG_BACKEND_DM TEST_CONFIG_BACKEND_DISK TEST_CONFIG_BACKEND_NET
     "[bridge domu1/pcie0]\n"
     "device-tree-path = /pcie@10000000\n"
     "backends = dm disk net\n";

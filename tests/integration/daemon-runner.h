@@ -135,6 +135,17 @@ void fake_systemd_set(struct fake_systemd *fake, const char *unit, const char *s
 /* Kills both; nothing for what is not running. */
 void fake_systemd_stop(struct fake_systemd *fake);
 
+/* Configuration pieces several tests build on: frontend domu1 (domid 5), its
+ * device model, and virtio disk and net backends that count when their
+ * state is XenbusStateConnected (4). Each piece is one section and its
+ * blank line: line numbers in a configuration stay easy to count. */
+#define TEST_CONFIG_FRONTEND "[frontend domu1]\ndomid = 5\n\n"
+#define TEST_CONFIG_BACKEND_DM "[backend dm]\nprobe = device-model\nfrontend = domu1\n\n"
+#define TEST_CONFIG_BACKEND_DISK \
+    "[backend disk]\nprobe = xenstore\npath = backend/virtio_disk/5/0/state\nvalue = 4\n\n"
+#define TEST_CONFIG_BACKEND_NET \
+    "[backend net]\nprobe = xenstore\npath = backend/virtio_net/5/0/state\nvalue = 4\n\n"
+
 struct integration_case {
     const char *name;
     const TTest *test;
