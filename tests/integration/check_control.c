@@ -66,11 +66,7 @@ static void teardown(void)
     harness = NULL;
 }
 
-static void wait_status(const char *expected)
-{
-    int r = daemon_runner_wait_status(&runner, expected, TIMEOUT_MS);
-    ck_assert_msg(r == 0, "no STATUS=\"%s\"; last was \"%s\"", expected, runner.last_status);
-}
+#define wait_status(expected) daemon_runner_assert_status(&runner, expected, TIMEOUT_MS)
 
 static int client_connect(void)
 {

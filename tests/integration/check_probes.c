@@ -93,11 +93,7 @@ static void start_daemon(const char *config)
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
 }
 
-static void wait_status(const char *expected)
-{
-    int r = daemon_runner_wait_status(&runner, expected, TIMEOUT_MS);
-    ck_assert_msg(r == 0, "no STATUS=\"%s\"; last was \"%s\"", expected, runner.last_status);
-}
+#define wait_status(expected) daemon_runner_assert_status(&runner, expected, TIMEOUT_MS)
 
 static char *frontend_reads(const char *leaf)
 {

@@ -82,11 +82,7 @@ static void domd_writes(const char *path, const char *value)
     ck_assert_int_eq(xs_write_string(domd, path, value), 0);
 }
 
-static void wait_status(const char *expected)
-{
-    int r = daemon_runner_wait_status(&runner, expected, TIMEOUT_MS);
-    ck_assert_msg(r == 0, "no STATUS=\"%s\"; last was \"%s\"", expected, runner.last_status);
-}
+#define wait_status(expected) daemon_runner_assert_status(&runner, expected, TIMEOUT_MS)
 
 static void wait_frontend_state(const char *state)
 {

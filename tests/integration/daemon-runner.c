@@ -153,6 +153,13 @@ int daemon_runner_next_message(struct daemon_runner *runner, char *message, size
 }
 
 /* Reads notify messages until READY=1 (expected == NULL) or STATUS=expected. */
+void daemon_runner_assert_status(struct daemon_runner *runner, const char *expected,
+                                 int timeout_ms)
+{
+    int r = daemon_runner_wait_status(runner, expected, timeout_ms);
+    ck_assert_msg(r == 0, "no STATUS=\"%s\"; last was \"%s\"", expected, runner->last_status);
+}
+
 int daemon_runner_wait_status(struct daemon_runner *runner, const char *expected, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;

@@ -53,6 +53,9 @@ int daemon_runner_next_message(struct daemon_runner *runner, char *message, size
                                int timeout_ms);
 /* Waits for a STATUS= equal to expected; -ETIMEDOUT after timeout_ms. */
 int daemon_runner_wait_status(struct daemon_runner *runner, const char *expected, int timeout_ms);
+/* The same as a check assertion: fails the test with the last STATUS= seen. */
+void daemon_runner_assert_status(struct daemon_runner *runner, const char *expected,
+                                 int timeout_ms);
 /* Takes every queued notify message without waiting. sd_notify() blocks
  * once a few datagrams are queued (net.unix.max_dgram_qlen), so a test that
  * makes many changes without waiting for STATUS= drains as it goes, as
