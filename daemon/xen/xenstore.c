@@ -118,8 +118,11 @@ static int watch_arm(struct xenstore *xenstore, size_t slot)
     return 0;
 }
 
-/* Before a batch of events: room may have returned since the last refusal
- * (xenstored does not say), and the batch proves the connection is alive. */
+/* After a batch of events: room may have returned since the last refusal
+ * (xenstored does not say). Trying after the batch, not before it, means an
+ * event written after room returned is always followed by a try; one tried
+ * first could fail just before room returned, and the event that proves it
+ * would then be drained with no try after it. */
 static void xenstore_retry_watches(struct xenstore *xenstore)
 {
     for (size_t i = 0; xenstore->unarmed_count && i < xenstore->watch_count; i++) {
@@ -155,8 +158,6 @@ static void xenstore_on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct xenstore *xenstore = io->data;
     char **event;
-    if (xenstore->unarmed_count)
-        xenstore_retry_watches(xenstore);
     /* libxenstore queues events; drain them all before returning to the loop. */
     while ((event = xs_check_watch(xenstore->handle))) {
         xenstore_dispatch(xenstore, event);
@@ -166,6 +167,8 @@ static void xenstore_on_readable(struct ev_loop *loop, ev_io *io, int revents)
         xenstore_fail(xenstore, strerror(errno));
         return;
     }
+    if (xenstore->unarmed_count)
+        xenstore_retry_watches(xenstore);
     if (xenstore->on_batch)
         xenstore->on_batch(xenstore->batch_userdata);
 }
