@@ -61,6 +61,12 @@ static bool log_to_journal(void)
     return journal_state;
 }
 
+/* The prefix is the priority as journald and syslog read it on a stream. */
+static void log_to_stderr(int priority, const char *text)
+{
+    fprintf(stderr, "<%d>%s\n", priority, text);
+}
+
 __attribute__((format(printf, 4, 0)))
 static void log_emit(int priority, const struct bridge *bridge, const struct backend *backend,
                      const char *format, va_list args)
@@ -71,7 +77,7 @@ static void log_emit(int priority, const struct bridge *bridge, const struct bac
     vsnprintf(text, sizeof(text), format, args);
 
     if (!log_to_journal()) {
-        fprintf(stderr, "<%d>%s\n", priority, text);
+        log_to_stderr(priority, text);
         return;
     }
     /* Each field is "NAME=value"; sd_journal_sendv() takes them as iovecs. */
@@ -90,7 +96,11 @@ static void log_emit(int priority, const struct bridge *bridge, const struct bac
     struct iovec iov[7];
     for (int i = 0; i < count; i++)
         iov[i] = (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
-    sd_journal_sendv(iov, count);
+    /* journald gone or restarting: the message is not lost, and its stream
+     * (or whoever holds stderr now) still takes the "<N>" prefix. The next
+     * message tries the journal again. */
+    if (sd_journal_sendv(iov, count) < 0)
+        log_to_stderr(priority, text);
 }
 
 void log_message(int priority, const char *format, ...)
