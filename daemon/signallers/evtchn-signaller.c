@@ -6,9 +6,6 @@
  * The port is written before anything is notified on it, and written again
  * (even when the number is the same) every time a port is bound, so a guest
  * watching the key re-binds after a daemon restart or a domain re-creation.
- *
- * Events the frontend sends us carry nothing we need: the port is left
- * masked after the first one, so a chatty guest cannot keep us awake.
  */
 #include "evtchn-signaller.h"
 
@@ -19,6 +16,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "evtchn-device.h"
 #include "signal-slot.h"
 #include "signaller.h"
 #include "util/log.h"
@@ -30,9 +28,7 @@ struct evtchn_signaller {
     struct signaller signaller;
     struct ev_loop *loop;
     struct xenstore *xenstore;
-    struct evtchn *evtchn;       /* NULL until start, or when it cannot be opened */
-    int open_error;
-    ev_io io;
+    struct evtchn_device device;
     struct signal_slots slots;
 };
 
@@ -41,29 +37,18 @@ static struct evtchn_signaller *to_evtchn_signaller(struct signaller *signaller)
     return (struct evtchn_signaller *)signaller;
 }
 
-static void evtchn_signaller_on_event(struct ev_loop *loop, ev_io *io, int revents)
-{
-    struct evtchn_signaller *signaller = io->data;
-    int port = evtchn_pending(signaller->evtchn);
-    if (port >= 0)
-        log_message(LOG_DEBUG, "event from a frontend on port %d ignored; port left masked",
-                    port);
-}
-
 /* Binds a port for the slot's frontend unless one is bound, and publishes
  * it unless that was done: each write of the key tells the guest to bind
  * again. Returns 0 when the frontend can now be notified. */
 static int slot_establish(struct evtchn_signaller *signaller, struct signal_slot *slot)
 {
     unsigned int frontend = slot->bridge->frontend->domid;
-    if (!signaller->evtchn) {
-        signal_slot_fail(slot, LOG_ERR, "cannot open the event channel device: %s",
-                         strerror(-signaller->open_error));
-        return signaller->open_error;
-    }
+    struct evtchn *evtchn = evtchn_device_get(&signaller->device, slot);
+    if (!evtchn)
+        return signaller->device.open_error;
     bool fresh = false;
     if (slot->port < 0) {
-        int port = evtchn_bind_unbound_port(signaller->evtchn, frontend);
+        int port = evtchn_bind_unbound_port(evtchn, frontend);
         if (port < 0) {
             signal_slot_fail(slot, LOG_ERR, "cannot bind an event channel for domain %u: %s",
                              frontend, strerror(-port));
@@ -95,7 +80,7 @@ static void slot_drop(struct evtchn_signaller *signaller, struct signal_slot *sl
 {
     if (slot->port < 0)
         return;
-    int r = evtchn_unbind(signaller->evtchn, (unsigned int)slot->port);
+    int r = evtchn_unbind(signaller->device.evtchn, (unsigned int)slot->port);
     log_bridge(r < 0 ? LOG_WARNING : LOG_INFO, slot->bridge, NULL,
                "bridge %s: domain %u is gone; event channel port %d unbound%s%s",
                slot->bridge->name, slot->bridge->frontend->domid, slot->port,
@@ -113,22 +98,10 @@ static int evtchn_signaller_add_bridge(struct signaller *base, struct bridge *br
 static int evtchn_signaller_start(struct signaller *base)
 {
     struct evtchn_signaller *signaller = to_evtchn_signaller(base);
-    size_t used = 0;
-    for (size_t i = 0; i < signaller->slots.count; i++)
-        used += signaller->slots.slots[i].bridge != NULL;
-    if (!used)
+    if (!signal_slots_used(&signaller->slots))
         return 0;
-    int r = evtchn_open(&signaller->evtchn);
-    if (r < 0) {
-        /* Survive: the xenstore node still works; status says why. */
-        signaller->evtchn = NULL;
-        signaller->open_error = r;
-    } else {
-        ev_io_init(&signaller->io, evtchn_signaller_on_event, evtchn_fd(signaller->evtchn),
-                   EV_READ);
-        signaller->io.data = signaller;
-        ev_io_start(signaller->loop, &signaller->io);
-    }
+    /* Without the device the xenstore node still works; status says why. */
+    evtchn_device_open(&signaller->device, signaller->loop, "port");
     for (size_t i = 0; i < signaller->slots.count; i++) {
         struct signal_slot *slot = &signaller->slots.slots[i];
         if (slot->bridge && !slot->bridge->frontend->absent)
@@ -144,7 +117,7 @@ static void evtchn_signaller_publish(struct signaller *base, struct bridge *brid
     /* A frontend without a home gets its channel when it comes back. */
     if (!slot || slot->bridge->frontend->absent || slot_establish(signaller, slot) < 0)
         return;
-    int r = evtchn_notify(signaller->evtchn, (unsigned int)slot->port);
+    int r = evtchn_notify(signaller->device.evtchn, (unsigned int)slot->port);
     if (r < 0)
         signal_slot_fail(slot, LOG_ERR, "cannot notify event channel port %d: %s", slot->port,
                          strerror(-r));
@@ -153,12 +126,7 @@ static void evtchn_signaller_publish(struct signaller *base, struct bridge *brid
 static int evtchn_signaller_report(struct signaller *base, const struct bridge *bridge,
                                    struct signal_report *out)
 {
-    struct signal_slot *slot = signal_slots_find(&to_evtchn_signaller(base)->slots, bridge);
-    if (!slot)
-        return -ENOENT;
-    *out = (struct signal_report){.method = "evtchn", .target = slot->target,
-                                  .error = slot->error};
-    return 0;
+    return signal_slots_report(&to_evtchn_signaller(base)->slots, bridge, "evtchn", out);
 }
 
 static void evtchn_signaller_frontend_changed(struct signaller *base, struct frontend *frontend,
@@ -221,10 +189,7 @@ static int evtchn_signaller_retry(struct signaller *base)
 static void evtchn_signaller_free(struct signaller *base)
 {
     struct evtchn_signaller *signaller = to_evtchn_signaller(base);
-    if (signaller->evtchn) {
-        ev_io_stop(signaller->loop, &signaller->io);
-        evtchn_close(signaller->evtchn);   /* unbinds every port */
-    }
+    evtchn_device_close(&signaller->device);
     signal_slots_clear(&signaller->slots);
     free(signaller);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "signaller.h"
 #include "util/log.h"
 
 int signal_slots_add(struct signal_slots *slots, struct bridge *bridge, const char *target, ...)
@@ -49,6 +50,24 @@ void signal_slots_clear(struct signal_slots *slots)
     }
     free(slots->slots);
     *slots = (struct signal_slots){0};
+}
+
+bool signal_slots_used(const struct signal_slots *slots)
+{
+    for (size_t i = 0; i < slots->count; i++)
+        if (slots->slots[i].bridge)
+            return true;
+    return false;
+}
+
+int signal_slots_report(struct signal_slots *slots, const struct bridge *bridge,
+                        const char *method, struct signal_report *out)
+{
+    struct signal_slot *slot = signal_slots_find(slots, bridge);
+    if (!slot)
+        return -ENOENT;
+    *out = (struct signal_report){.method = method, .target = slot->target, .error = slot->error};
+    return 0;
 }
 
 void signal_slot_fail(struct signal_slot *slot, int priority, const char *format, ...)

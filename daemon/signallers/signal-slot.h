@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 struct bridge;
+struct signal_report;
 
 struct signal_slot {
     struct bridge *bridge;   /* NULL: this signaller does not serve the bridge */
@@ -29,6 +30,11 @@ __attribute__((format(printf, 3, 4)))
 int signal_slots_add(struct signal_slots *slots, struct bridge *bridge, const char *target, ...);
 struct signal_slot *signal_slots_find(struct signal_slots *slots, const struct bridge *bridge);
 void signal_slots_clear(struct signal_slots *slots);
+/* Whether any bridge has a slot: a signaller no bridge uses opens nothing. */
+bool signal_slots_used(const struct signal_slots *slots);
+/* The signaller's report (signaller.h) for bridge: -ENOENT without a slot. */
+int signal_slots_report(struct signal_slots *slots, const struct bridge *bridge,
+                        const char *method, struct signal_report *out);
 
 /* Records why the last attempt failed, logging it at priority when new. */
 __attribute__((format(printf, 3, 4)))

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/model.h"
+#include "evtchn-device.h"
 #include "signal-slot.h"
 #include "signaller.h"
 #include "util/log.h"
@@ -25,9 +26,7 @@
 struct static_evtchn_signaller {
     struct signaller signaller;
     struct ev_loop *loop;
-    struct evtchn *evtchn;
-    int open_error;
-    ev_io io;
+    struct evtchn_device device;
     struct signal_slots slots;
 };
 
@@ -36,27 +35,16 @@ static struct static_evtchn_signaller *to_static(struct signaller *signaller)
     return (struct static_evtchn_signaller *)signaller;
 }
 
-static void static_evtchn_on_event(struct ev_loop *loop, ev_io *io, int revents)
-{
-    struct static_evtchn_signaller *signaller = io->data;
-    int port = evtchn_pending(signaller->evtchn);
-    if (port >= 0)
-        log_message(LOG_DEBUG, "event from a frontend on static port %d ignored; port left masked",
-                    port);
-}
-
 /* Binds the configured port once; returns 0 when it is bound. */
 static int slot_bind(struct static_evtchn_signaller *signaller, struct signal_slot *slot)
 {
     if (slot->port >= 0)
         return 0;
     unsigned int port = slot->bridge->static_evtchn_port;
-    if (!signaller->evtchn) {
-        signal_slot_fail(slot, LOG_ERR, "cannot open the event channel device: %s",
-                         strerror(-signaller->open_error));
-        return signaller->open_error;
-    }
-    int r = evtchn_bind_static(signaller->evtchn, port);
+    struct evtchn *evtchn = evtchn_device_get(&signaller->device, slot);
+    if (!evtchn)
+        return signaller->device.open_error;
+    int r = evtchn_bind_static(evtchn, port);
     if (r < 0) {
         signal_slot_fail(slot, LOG_ERR,
                          "cannot bind static event channel %u: %s (the host device tree must "
@@ -81,7 +69,7 @@ static void slot_signal(struct static_evtchn_signaller *signaller, struct signal
                    "nothing sent", slot->bridge->name, slot->port);
         return;
     }
-    int r = evtchn_notify(signaller->evtchn, (unsigned int)slot->port);
+    int r = evtchn_notify(signaller->device.evtchn, (unsigned int)slot->port);
     if (r < 0) {
         signal_slot_fail(slot, LOG_ERR, "cannot notify static event channel %d: %s", slot->port,
                          strerror(-r));
@@ -99,20 +87,9 @@ static int static_evtchn_add_bridge(struct signaller *base, struct bridge *bridg
 static int static_evtchn_start(struct signaller *base)
 {
     struct static_evtchn_signaller *signaller = to_static(base);
-    size_t used = 0;
-    for (size_t i = 0; i < signaller->slots.count; i++)
-        used += signaller->slots.slots[i].bridge != NULL;
-    if (!used)
+    if (!signal_slots_used(&signaller->slots))
         return 0;
-    int r = evtchn_open(&signaller->evtchn);
-    if (r < 0) {
-        signaller->evtchn = NULL;
-        signaller->open_error = r;
-    } else {
-        ev_io_init(&signaller->io, static_evtchn_on_event, evtchn_fd(signaller->evtchn), EV_READ);
-        signaller->io.data = signaller;
-        ev_io_start(signaller->loop, &signaller->io);
-    }
+    evtchn_device_open(&signaller->device, signaller->loop, "static port");
     for (size_t i = 0; i < signaller->slots.count; i++) {
         struct signal_slot *slot = &signaller->slots.slots[i];
         if (!slot->bridge || slot_bind(signaller, slot) < 0)
@@ -135,21 +112,13 @@ static void static_evtchn_publish(struct signaller *base, struct bridge *bridge)
 static int static_evtchn_report(struct signaller *base, const struct bridge *bridge,
                                 struct signal_report *out)
 {
-    struct signal_slot *slot = signal_slots_find(&to_static(base)->slots, bridge);
-    if (!slot)
-        return -ENOENT;
-    *out = (struct signal_report){.method = "static-evtchn", .target = slot->target,
-                                  .error = slot->error};
-    return 0;
+    return signal_slots_report(&to_static(base)->slots, bridge, "static-evtchn", out);
 }
 
 static void static_evtchn_free(struct signaller *base)
 {
     struct static_evtchn_signaller *signaller = to_static(base);
-    if (signaller->evtchn) {
-        ev_io_stop(signaller->loop, &signaller->io);
-        evtchn_close(signaller->evtchn);
-    }
+    evtchn_device_close(&signaller->device);
     signal_slots_clear(&signaller->slots);
     free(signaller);
 }

@@ -84,12 +84,7 @@ static void sysrq_publish(struct signaller *base, struct bridge *bridge)
 static int sysrq_report(struct signaller *base, const struct bridge *bridge,
                         struct signal_report *out)
 {
-    struct signal_slot *slot = signal_slots_find(&to_sysrq(base)->slots, bridge);
-    if (!slot)
-        return -ENOENT;
-    *out = (struct signal_report){.method = "sysrq", .target = slot->target,
-                                  .error = slot->error};
-    return 0;
+    return signal_slots_report(&to_sysrq(base)->slots, bridge, "sysrq", out);
 }
 
 static void sysrq_free(struct signaller *base)
