@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Logging. Under journald (JOURNAL_STREAM matches our stderr) messages go
- * through sd_journal_send() with structured fields; elsewhere to stderr with
- * sd-daemon "<N>" priority prefixes, which journald and systemd also parse.
+ * through sd_journal_send() with structured fields; elsewhere, and for a
+ * message the journal refuses, to stderr with sd-daemon "<N>" priority
+ * prefixes, which journald and systemd also parse.
  */
 #pragma once
 
