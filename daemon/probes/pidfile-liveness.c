@@ -15,20 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/model.h"
 #include "path-watch.h"
 #include "probe.h"
+#include "process-watch.h"
 #include "util/log.h"
 
 struct pidfile_backend {
     struct pidfile_liveness *liveness;
     struct backend *backend;
     struct path_watch *watch;
-    ev_io process;           /* on a pidfd; active while followed */
-    pid_t pid;
+    struct process_watch process;
     char *problem;           /* last problem logged, to log each once */
 };
 
@@ -43,15 +42,6 @@ struct pidfile_liveness {
 static struct pidfile_liveness *to_liveness(struct probe *probe)
 {
     return (struct pidfile_liveness *)probe;
-}
-
-static void process_release(struct pidfile_backend *entry)
-{
-    if (entry->pid <= 0)
-        return;
-    ev_io_stop(entry->liveness->loop, &entry->process);
-    close(entry->process.fd);
-    entry->pid = 0;
 }
 
 /* Reads a decimal pid, surrounded by white space at most. */
@@ -75,25 +65,12 @@ static int read_pidfile(const char *path, pid_t *pid)
     return 0;
 }
 
-static void note_problem(struct pidfile_backend *entry, const char *problem)
+static void process_on_exit(struct process_watch *watch, pid_t pid, void *userdata)
 {
-    if (problem && entry->problem && strcmp(problem, entry->problem) == 0)
-        return;
-    free(entry->problem);
-    entry->problem = problem ? strdup(problem) : NULL;
-    if (problem)
-        log_backend(LOG_WARNING, entry->backend, "backend %s: %s", entry->backend->name, problem);
-}
-
-static void pidfile_check(struct pidfile_backend *entry);
-
-static void process_on_exit(struct ev_loop *loop, ev_io *io, int revents)
-{
-    struct pidfile_backend *entry = io->data;
+    struct pidfile_backend *entry = userdata;
     char detail[PATH_MAX + 64];
-    snprintf(detail, sizeof(detail), "process %d (pidfile %s) exited", (int)entry->pid,
+    snprintf(detail, sizeof(detail), "process %d (pidfile %s) exited", (int)pid,
              entry->backend->pidfile);
-    process_release(entry);
     model_set_backend_alive(entry->liveness->probe.model, entry->backend, false, detail);
 }
 
@@ -104,9 +81,9 @@ static void pidfile_check(struct pidfile_backend *entry)
     pid_t pid = 0;
     int r = read_pidfile(path, &pid);
     bool problem = false;
-    if (r == 0 && pid == entry->pid)
-        return;   /* still following that process */
-    process_release(entry);
+    if (r == 0 && process_watch_following(&entry->process, pid))
+        return;
+    process_watch_release(&entry->process);
     if (r == -ENOENT) {
         snprintf(detail, sizeof(detail), "pidfile %s does not exist", path);
         problem = !path_watch_parent_exists(entry->watch);
@@ -119,19 +96,14 @@ static void pidfile_check(struct pidfile_backend *entry)
         snprintf(detail, sizeof(detail), "cannot read pidfile %s: %s", path, strerror(-r));
         problem = true;
     } else {
-        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (fd >= 0) {
-            note_problem(entry, NULL);
-            entry->pid = pid;
-            ev_io_init(&entry->process, process_on_exit, fd, EV_READ);
-            entry->process.data = entry;
-            ev_io_start(entry->liveness->loop, &entry->process);
+        if (process_watch_follow(&entry->process, pid) == 0) {
+            log_backend_problem(&entry->problem, entry->backend, NULL);
             model_set_backend_alive(entry->liveness->probe.model, entry->backend, true, NULL);
             return;
         }
         snprintf(detail, sizeof(detail), "process %d (pidfile %s) is not running", (int)pid, path);
     }
-    note_problem(entry, problem ? detail : NULL);
+    log_backend_problem(&entry->problem, entry->backend, problem ? detail : NULL);
     model_set_backend_alive(entry->liveness->probe.model, entry->backend, false, detail);
 }
 
@@ -154,6 +126,7 @@ static int pidfile_liveness_add_backend(struct probe *base, struct backend *back
     }
     entry->liveness = liveness;
     entry->backend = backend;
+    process_watch_init(&entry->process, liveness->loop, process_on_exit, entry);
     liveness->backends[liveness->count++] = entry;
     return 0;
 }
@@ -186,7 +159,7 @@ static void pidfile_liveness_free(struct probe *base)
 {
     struct pidfile_liveness *liveness = to_liveness(base);
     for (size_t i = 0; i < liveness->count; i++) {
-        process_release(liveness->backends[i]);
+        process_watch_release(&liveness->backends[i]->process);
         free(liveness->backends[i]->problem);
         free(liveness->backends[i]);
     }

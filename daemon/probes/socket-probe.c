@@ -25,12 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/model.h"
 #include "path-watch.h"
 #include "probe.h"
+#include "process-watch.h"
 #include "socket-diag.h"
 #include "util/log.h"
 
@@ -46,8 +46,7 @@ struct socket_backend {
     struct path_watch *watch;
     ev_timer recheck;
     unsigned int rechecks_left;
-    ev_io holder;            /* on a pidfd of the process holding the socket */
-    pid_t holder_pid;
+    struct process_watch holder;   /* the process holding the socket */
     unsigned long holder_sock_ino;
     char *problem;           /* the last configuration-like problem logged */
 };
@@ -68,56 +67,35 @@ static struct socket_probe *to_socket_probe(struct probe *probe)
 
 static void holder_release(struct socket_backend *entry)
 {
-    if (entry->holder_pid <= 0)
-        return;
-    ev_io_stop(entry->probe->loop, &entry->holder);
-    close(entry->holder.fd);
-    entry->holder_pid = 0;
+    process_watch_release(&entry->holder);
     entry->holder_sock_ino = 0;
 }
 
 static void socket_check(struct socket_backend *entry, enum check_cause cause);
 
-static void holder_on_exit(struct ev_loop *loop, ev_io *io, int revents)
+static void holder_on_exit(struct process_watch *watch, pid_t pid, void *userdata)
 {
-    struct socket_backend *entry = io->data;
+    struct socket_backend *entry = userdata;
     log_backend(LOG_DEBUG, entry->backend, "backend %s: process %d holding %s exited",
-                entry->backend->name, (int)entry->holder_pid, entry->backend->socket_path);
-    holder_release(entry);
+                entry->backend->name, (int)pid, entry->backend->socket_path);
+    entry->holder_sock_ino = 0;
     socket_check(entry, CAUSE_HOLDER_EXIT);
 }
 
-/* Keeps a pidfd on a process holding the socket, so its death is an event. */
+/* Follows the process holding the socket, so its death is an event. */
 static void holder_follow(struct socket_backend *entry, unsigned long sock_ino)
 {
-    if (entry->holder_pid > 0 && entry->holder_sock_ino == sock_ino)
+    if (entry->holder.pid > 0 && entry->holder_sock_ino == sock_ino)
         return;
     holder_release(entry);
     pid_t pid = socket_diag_find_holder("/proc", sock_ino);
-    /* pidfds are close-on-exec. */
-    int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-    if (fd < 0) {
+    if (pid <= 0 || process_watch_follow(&entry->holder, pid) < 0) {
         log_backend(LOG_DEBUG, entry->backend,
                     "backend %s: no process found holding %s; its death will not be seen",
                     entry->backend->name, entry->backend->socket_path);
         return;
     }
-    entry->holder_pid = pid;
     entry->holder_sock_ino = sock_ino;
-    ev_io_init(&entry->holder, holder_on_exit, fd, EV_READ);
-    entry->holder.data = entry;
-    ev_io_start(entry->probe->loop, &entry->holder);
-}
-
-/* Logs a problem with the path itself once, when it first appears. */
-static void note_problem(struct socket_backend *entry, const char *problem)
-{
-    if (problem && entry->problem && strcmp(problem, entry->problem) == 0)
-        return;
-    free(entry->problem);
-    entry->problem = problem ? strdup(problem) : NULL;
-    if (problem)
-        log_backend(LOG_WARNING, entry->backend, "backend %s: %s", entry->backend->name, problem);
 }
 
 static int socket_dump(struct socket_probe *probe, struct unix_socket_info **sockets,
@@ -227,12 +205,12 @@ static void socket_check(struct socket_backend *entry, enum check_cause cause)
     }
     struct model *model = entry->probe->probe.model;
     if (ready) {
-        note_problem(entry, NULL);
+        log_backend_problem(&entry->problem, entry->backend, NULL);
         recheck_stop(entry);
         model_set_backend_ready(model, entry->backend, true, NULL);
         return;
     }
-    note_problem(entry, problem ? detail : NULL);
+    log_backend_problem(&entry->problem, entry->backend, problem ? detail : NULL);
     if (problem)
         recheck_stop(entry);   /* nothing to wait for */
     else if (cause == CAUSE_FILE_EVENT || (cause == CAUSE_SCAN && is_socket))
@@ -273,6 +251,7 @@ static int socket_probe_add_backend(struct probe *base, struct backend *backend)
     entry->backend = backend;
     ev_timer_init(&entry->recheck, recheck_on_timer, 0, 0);
     entry->recheck.data = entry;
+    process_watch_init(&entry->holder, probe->loop, holder_on_exit, entry);
     probe->backends[probe->count++] = entry;
     return 0;
 }

@@ -127,3 +127,13 @@ void log_backend(int priority, const struct backend *backend, const char *format
     log_emit(priority, NULL, backend, format, args);
     va_end(args);
 }
+
+void log_backend_problem(char **last, const struct backend *backend, const char *problem)
+{
+    if (problem && *last && strcmp(problem, *last) == 0)
+        return;
+    free(*last);
+    *last = problem ? strdup(problem) : NULL;
+    if (problem)
+        log_backend(LOG_WARNING, backend, "backend %s: %s", backend->name, problem);
+}
