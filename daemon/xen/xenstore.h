@@ -5,7 +5,7 @@
  * A watch event carries no value: callbacks re-read what they care about.
  *
  * xenstored refuses requests of a domain that has used up a quota, and never
- * says when room returns: a refused watch is kept and tried again before each
+ * says when room returns: a refused watch is kept and tried again after each
  * later batch of events, and owners retry what they could not write from the
  * batch callback. Nothing here runs on a timer.
  */
@@ -31,7 +31,7 @@ struct xs_handle *xenstore_handle(struct xenstore *xenstore);
 unsigned int xenstore_domid(const struct xenstore *xenstore);
 
 /* Watches path. 0 once xenstored has the watch. A watch refused for lack of
- * room (xenstore_error_is_room()) is kept and tried again before each later
+ * room (xenstore_error_is_room()) is kept and tried again after each later
  * batch of events; its first event (xenstored fires one on every new watch,
  * on path itself) tells the owner it is armed. Any other error: not kept. */
 int xenstore_watch(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
