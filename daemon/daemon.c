@@ -300,24 +300,24 @@ static void daemon_on_xenstore_batch(void *userdata)
     daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
 }
 
-/* Connects (unless a reload kept the connection), builds probes and
- * signallers for daemon->model, arms every watch, does the first full scan
- * and publication. Shared by start, reload and reconnection. */
-static int daemon_sources_start(struct daemon *daemon)
+/* Opens the xenstore connection and hooks its callbacks to the daemon. */
+static int daemon_connect(struct daemon *daemon)
+{
+    int r = xenstore_open(&daemon->xenstore, daemon->loop);
+    if (r < 0)
+        return r;
+    log_message(LOG_INFO, "connected to xenstore as domain %u", xenstore_domid(daemon->xenstore));
+    xenstore_set_lost_callback(daemon->xenstore, daemon_on_xenstore_lost, daemon);
+    xenstore_set_batch_callback(daemon->xenstore, daemon_on_xenstore_batch, daemon);
+    return 0;
+}
+
+/* The probe and the signaller that read and write xenstore, with the
+ * backends and bridges that use them. */
+static int daemon_xenstore_sources_new(struct daemon *daemon)
 {
     struct model *model = daemon->model;
-    int r = 0;
-    if (!daemon->xenstore) {
-        r = xenstore_open(&daemon->xenstore, daemon->loop);
-        if (r < 0)
-            return r;
-        log_message(LOG_INFO, "connected to xenstore as domain %u",
-                    xenstore_domid(daemon->xenstore));
-        xenstore_set_lost_callback(daemon->xenstore, daemon_on_xenstore_lost, daemon);
-        xenstore_set_batch_callback(daemon->xenstore, daemon_on_xenstore_batch, daemon);
-    }
-
-    r = xenstore_probe_new(&daemon->xenstore_probe, model, daemon->xenstore);
+    int r = xenstore_probe_new(&daemon->xenstore_probe, model, daemon->xenstore);
     for (size_t i = 0; r == 0 && i < model->backend_count; i++)
         if (model->backends[i]->bridge_count && model->backends[i]->probe == PROBE_XENSTORE)
             r = daemon->xenstore_probe->ops->add_backend(daemon->xenstore_probe,
@@ -329,37 +329,62 @@ static int daemon_sources_start(struct daemon *daemon)
         if (model->bridges[i]->signal_methods & SIGNAL_XENSTORE)
             r = daemon->xenstore_signaller->ops->add_bridge(daemon->xenstore_signaller,
                                                             model->bridges[i]);
-    if (r == 0)
-        r = daemon_other_signallers_new(daemon);
-    if (r < 0)
-        return r;
+    return r;
+}
 
-    /* Watches first, then one full scan: a change racing with the scan is
-     * either read by it or announced by an event after it. In order of need
-     * when xenstored's watch quota is short: backends, domains, then the
-     * frontends' directories (which only repair nodes removed under us). */
-    r = daemon->xenstore_probe->ops->arm(daemon->xenstore_probe);
+/* Watches first, then one full scan: a change racing with the scan is either
+ * read by it or announced by an event after it. In order of need when
+ * xenstored's watch quota is short: backends, domains, then the frontends'
+ * directories (which only repair nodes removed under us). */
+static int daemon_xenstore_sources_arm(struct daemon *daemon)
+{
+    int r = daemon->xenstore_probe->ops->arm(daemon->xenstore_probe);
     if (r == 0)
-        r = domains_new(&daemon->domains, daemon->xenstore, model, daemon_on_domain_change,
-                        daemon);
+        r = domains_new(&daemon->domains, daemon->xenstore, daemon->model,
+                        daemon_on_domain_change, daemon);
     if (r == 0)
         r = xenstore_signaller_arm(daemon->xenstore_signaller);
     if (r < 0)
         return r;
     xenstore_watches_drop_released(daemon->xenstore);
     xenstore_discard_events(daemon->xenstore);
-    r = daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
+    return daemon->xenstore_probe->ops->scan(daemon->xenstore_probe);
+}
+
+/* Connects (unless a reload kept the connection, or nothing in the model
+ * uses xenstore), builds probes and signallers for daemon->model, arms every
+ * watch, does the first full scan and publication. Shared by start, reload
+ * and reconnection. */
+static int daemon_sources_start(struct daemon *daemon)
+{
+    struct model *model = daemon->model;
+    int r = 0;
+    bool needs_xenstore = model_needs_xenstore(model);
+    if (needs_xenstore && !daemon->xenstore) {
+        r = daemon_connect(daemon);
+        if (r < 0)
+            return r;
+    } else if (!needs_xenstore) {
+        /* A xenstore-free system (dom0less without it) has nothing to connect to. */
+        if (daemon->xenstore)
+            xenstore_close(daemon->xenstore);
+        daemon->xenstore = NULL;
+        log_message(LOG_INFO, "no backend or bridge uses xenstore: running without a "
+                              "xenstore connection");
+    }
+
+    if (daemon->xenstore)
+        r = daemon_xenstore_sources_new(daemon);
+    if (r == 0)
+        r = daemon_other_signallers_new(daemon);
+    if (r == 0 && daemon->xenstore)
+        r = daemon_xenstore_sources_arm(daemon);
     if (r == 0)
         r = daemon_backend_probes_start(daemon);
-    if (r < 0)
-        return r;
-    r = daemon->xenstore_signaller->ops->start(daemon->xenstore_signaller);
-    if (r == 0)
-        r = daemon->evtchn_signaller->ops->start(daemon->evtchn_signaller);
-    if (r == 0)
-        r = daemon->static_evtchn_signaller->ops->start(daemon->static_evtchn_signaller);
-    if (r == 0)
-        r = daemon->sysrq_signaller->ops->start(daemon->sysrq_signaller);
+    struct signaller *signallers[4];
+    size_t count = daemon_signallers(daemon, signallers, 4);
+    for (size_t i = 0; r == 0 && i < count; i++)
+        r = signallers[i]->ops->start(signallers[i]);
     if (r < 0)
         return r;
     model_set_observer(model, &(struct model_observer){
@@ -367,7 +392,8 @@ static int daemon_sources_start(struct daemon *daemon)
         .on_backend = daemon_on_backend,
         .userdata = daemon,
     });
-    xenstore_start(daemon->xenstore);
+    if (daemon->xenstore)
+        xenstore_start(daemon->xenstore);
     return 0;
 }
 
@@ -443,6 +469,19 @@ static void daemon_on_extend_start(struct ev_loop *loop, ev_timer *timer, int re
     sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%d", EXTEND_BY_USEC);
 }
 
+/* After a reload that failed before touching anything: STATUS= says so, and
+ * systemd learns that the reload is over. */
+static void daemon_keep_running_configuration(struct daemon *daemon)
+{
+    char line[512];
+    daemon_format_status(daemon, line, sizeof(line));
+    char failed[600];
+    snprintf(failed, sizeof(failed), "reload failed, kept the running configuration; %s", line);
+    daemon_send_status(daemon, failed);
+    if (daemon->ready_sent)
+        sd_notify(0, "READY=1");
+}
+
 int daemon_reload(struct daemon *daemon, struct config_report *report)
 {
     struct config_report local = {0};
@@ -456,21 +495,26 @@ int daemon_reload(struct daemon *daemon, struct config_report *report)
     for (size_t i = 0; i < report->line_count; i++)
         log_message(strstr(report->lines[i], ": error: ") ? LOG_ERR : LOG_WARNING, "%s",
                     report->lines[i]);
+    config_report_clear(&local);
     if (r < 0) {
         log_message(LOG_ERR, "reload failed: the new configuration has errors; "
                              "keeping the running one");
-        char line[512];
-        daemon_format_status(daemon, line, sizeof(line));
-        char failed[600];
-        snprintf(failed, sizeof(failed), "reload failed, kept the running configuration; %s",
-                 line);
-        daemon_send_status(daemon, failed);
-        if (daemon->ready_sent)
-            sd_notify(0, "READY=1");
-        config_report_clear(&local);
+        daemon_keep_running_configuration(daemon);
         return -EINVAL;
     }
-    config_report_clear(&local);
+    /* Connected first when the running configuration had no need: without
+     * xenstore, the new one could not start, and the running one goes on. */
+    if (model_needs_xenstore(model) && !daemon->xenstore) {
+        r = daemon_connect(daemon);
+        if (r < 0) {
+            log_message(LOG_ERR, "reload failed: the new configuration uses xenstore, which "
+                                 "cannot be reached (%s); keeping the running one",
+                        strerror(-r));
+            model_free(model);
+            daemon_keep_running_configuration(daemon);
+            return -ENOTCONN;
+        }
+    }
 
     /* The new model replaces the old one wholesale; the signallers adopt the
      * nodes they find, so a bridge whose state is unchanged is not rewritten.

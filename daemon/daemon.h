@@ -61,8 +61,9 @@ struct daemon {
     char *status_line;       /* last STATUS= sent to systemd */
 };
 
-/* Loads the configuration, connects, arms every watch, does the first full
- * scan and publication, opens the control socket. model is taken over. */
+/* Connects to xenstore (when the model uses it), arms every watch, does the
+ * first full scan and publication, opens the control socket. model is taken
+ * over. */
 int daemon_start(struct daemon *daemon, const struct daemon_options *options,
                  struct model *model);
 /* Runs until SIGTERM/SIGINT or a fatal error; returns 0 or a negative errno. */
@@ -73,8 +74,10 @@ void daemon_finish(struct daemon *daemon);
  * probes, signallers and xenstore watches from it; bridge nodes are adopted,
  * so unchanged bridges are not republished. With errors the running
  * configuration stays. report (may be NULL) receives the file:line lines.
- * Returns 0, -EINVAL (errors: nothing changed), or another negative errno
- * (fatal: the loop is stopped). */
+ * Returns 0, -EINVAL (errors: nothing changed), -ENOTCONN (the new
+ * configuration uses xenstore, the running one did not, and xenstore cannot
+ * be reached: nothing changed), or another negative errno (fatal: the loop
+ * is stopped). */
 int daemon_reload(struct daemon *daemon, struct config_report *report);
 
 /* Re-derives STATUS=, READY=1 (wait-for-all mode) and pending "wait" answers;

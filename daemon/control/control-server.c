@@ -283,9 +283,14 @@ static struct json_object *command_reload(struct control_client *client,
         response = control_ok();
     } else {
         char message[160];
-        snprintf(message, sizeof(message), r == -EINVAL
-                     ? "reload failed: the configuration has errors; the running one was kept"
-                     : "reload failed: %s", strerror(-r));
+        if (r == -EINVAL)
+            snprintf(message, sizeof(message), "reload failed: the configuration has errors; "
+                     "the running one was kept");
+        else if (r == -ENOTCONN)
+            snprintf(message, sizeof(message), "reload failed: the configuration uses xenstore, "
+                     "which cannot be reached; the running one was kept");
+        else
+            snprintf(message, sizeof(message), "reload failed: %s", strerror(-r));
         response = control_error(message);
     }
     struct json_object *messages = json_object_new_array();

@@ -447,6 +447,17 @@ void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool 
     bridge->degraded = degraded && bridge->state != BRIDGE_READY;
 }
 
+bool model_needs_xenstore(const struct model *model)
+{
+    for (size_t i = 0; i < model->backend_count; i++)
+        if (model->backends[i]->bridge_count && model->backends[i]->probe == PROBE_XENSTORE)
+            return true;
+    for (size_t i = 0; i < model->bridge_count; i++)
+        if (model->bridges[i]->signal_methods & ~(unsigned int)SIGNAL_STATIC_EVTCHN)
+            return true;
+    return false;
+}
+
 size_t model_ready_bridge_count(const struct model *model)
 {
     size_t ready = 0;

@@ -219,3 +219,9 @@ void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool 
 const char *bridge_state_name(enum bridge_state state);
 /* Counts bridges in state READY. */
 size_t model_ready_bridge_count(const struct model *model);
+/* Whether anything in the model goes through xenstore: a backend some bridge
+ * needs that is read there, or a bridge signalled there (xenstore, evtchn,
+ * whose port is published there, or sysrq). A model that needs none (static
+ * event channels; socket, unit and announced backends) runs on a system
+ * without xenstore. */
+bool model_needs_xenstore(const struct model *model);

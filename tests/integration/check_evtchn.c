@@ -309,6 +309,131 @@ START_TEST(methods_combined)
 }
 END_TEST
 
+/* In the daemon's child: XENSTORED_PATH names a socket that does not exist,
+ * so any attempt to reach xenstore fails, as on a system without it. */
+static void without_xenstore(void *data)
+{
+    setenv("XENSTORED_PATH", data, 1);
+}
+
+/* Nothing here goes through xenstore: an announced backend, a static channel. */
+static const char xenstore_free_config[] =
+    "[frontend domu1]\ndomid = 5\n"
+    "[backend gpu]\nprobe = announce\nowner = uid:0\n"
+    "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = gpu\n"
+    "signal = static-evtchn\nstatic-evtchn-port = 7\n";
+
+/* A dom0less DomD without xenstore: a configuration that uses none runs
+ * without a connection, and its static channel is notified when the bridge
+ * is complete. A reload to one that needs xenstore fails and keeps the
+ * running configuration, which goes on working. */
+START_TEST(runs_without_xenstore_when_nothing_uses_it)
+{
+    ck_assert_int_eq(fake_evtchn_provision_static(evtchn_dir, DOMD, 7, FRONTEND, 9), 0);
+    char missing[512];
+    snprintf(missing, sizeof(missing), "%s/no-xenstored", harness_directory(harness));
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, xenstore_free_config), 0);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    ck_assert_int_eq(fake_evtchn_use(evtchn_dir, DOMD), 0);
+    runner.child_setup = without_xenstore;
+    runner.child_data = missing;
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 bind-static 7 5:9"), 1);
+    ck_assert_uint_eq(notifications(), 0);
+
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "gpu", NULL}), 0);
+    scene_wait_status(STATUS_READY);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 notify 7 "), 1);
+    char *node = xs_read_string(frontend, NODE "/state");
+    ck_assert_msg(!node, "a xenstore node was written: state = %s", node);
+    char *output = NULL;
+    ck_assert_int_eq(daemon_runner_ctl(&runner, &output, (const char *[]){"status", NULL}), 0);
+    ck_assert_msg(strstr(output, "domu1/pcie0  ready"), "status:\n%s", output);
+    free(output);
+
+    ck_assert_int_ne(daemon_runner_reload(&runner, SCENE_CONFIG("")), 0);
+    char *errors = NULL;
+    ck_assert_int_ge(daemon_runner_log_errors(&runner, &errors), 1);
+    ck_assert_msg(strstr(errors, "reload failed: the new configuration uses xenstore, which "
+                                 "cannot be reached"), "errors logged:\n%s", errors);
+    free(errors);
+    scene_wait_status("reload failed, kept the running configuration; " STATUS_READY);
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"gone", "gpu", NULL}), 0);
+    scene_wait_status("0/1 bridges ready; waiting: domu1/pcie0 (gpu)");
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "gpu", NULL}), 0);
+    scene_wait_status(STATUS_READY);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 notify 7 "), 2);
+    ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
+}
+END_TEST
+
+/* How many lines of the daemon's captured log contain text. */
+static size_t log_count(const char *text)
+{
+    FILE *file = fopen(runner.log_path, "re");
+    ck_assert_ptr_nonnull(file);
+    size_t count = 0, size = 0;
+    char *line = NULL;
+    while (getline(&line, &size, file) > 0)
+        count += strstr(line, text) != NULL;
+    free(line);
+    fclose(file);
+    return count;
+}
+
+/* Reloads between a configuration that uses xenstore and one that does not
+ * close the connection and open it again; each works in turn. */
+START_TEST(reloads_drop_and_take_xenstore)
+{
+    ck_assert_int_eq(fake_evtchn_provision_static(evtchn_dir, DOMD, 7, FRONTEND, 9), 0);
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, static_config), 0);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    ck_assert_int_eq(fake_evtchn_use(evtchn_dir, DOMD), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    scene_backend("a", "up");
+    scene_backend("b", "up");
+    scene_wait_status(STATUS_READY);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 notify 7 "), 1);
+
+    ck_assert_int_eq(daemon_runner_reload(&runner, xenstore_free_config), 0);
+    scene_wait_status("0/1 bridges ready; waiting: domu1/pcie0 (gpu)");
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "gpu", NULL}), 0);
+    scene_wait_status(STATUS_READY);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 notify 7 "), 2);
+
+    /* Back to xenstore backends: the new connection's first scan finds b gone. */
+    scene_backend("b", "gone");
+    ck_assert_int_eq(daemon_runner_reload(&runner, static_config), 0);
+    scene_wait_status(STATUS_WAITING_B);
+    scene_backend("b", "up");
+    scene_wait_status(STATUS_READY);
+    ck_assert_uint_eq(fake_evtchn_count(evtchn_dir, "1 notify 7 "), 3);
+    ck_assert_uint_eq(log_count("connected to xenstore as domain 1"), 2);
+    ck_assert_uint_eq(log_count("running without a xenstore connection"), 1);
+    char *errors = NULL;
+    ck_assert_int_eq(daemon_runner_log_errors(&runner, &errors), 0);
+    free(errors);
+}
+END_TEST
+
+/* A configuration that needs xenstore does not start without it. */
+START_TEST(needs_xenstore_and_has_none)
+{
+    char missing[512];
+    snprintf(missing, sizeof(missing), "%s/no-xenstored", harness_directory(harness));
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, SCENE_CONFIG("")), 0);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    runner.child_setup = without_xenstore;
+    runner.child_data = missing;
+    ck_assert_int_eq(daemon_runner_spawn(&runner, NULL), 0);
+    ck_assert_int_eq(daemon_runner_stop(&runner, 0), 1);
+    char *errors = NULL;
+    ck_assert_int_ge(daemon_runner_log_errors(&runner, &errors), 1);
+    ck_assert_msg(strstr(errors, "cannot connect to xenstore"), "errors logged:\n%s", errors);
+    free(errors);
+}
+END_TEST
+
 START_TEST(no_event_channel_device_is_reported)
 {
     scene_start_daemon(evtchn_config);
@@ -341,6 +466,9 @@ int main(void)
         {"static_channel_notified_when_ready_only", static_channel_notified_when_ready_only},
         {"static_channel_ready_at_start_is_sent", static_channel_ready_at_start_is_sent},
         {"methods_combined", methods_combined},
+        {"runs_without_xenstore_when_nothing_uses_it", runs_without_xenstore_when_nothing_uses_it},
+        {"needs_xenstore_and_has_none", needs_xenstore_and_has_none},
+        {"reloads_drop_and_take_xenstore", reloads_drop_and_take_xenstore},
         {"no_event_channel_device_is_reported", no_event_channel_device_is_reported},
     };
     return scene_run(scene_suite("evtchn", cases, sizeof(cases) / sizeof(cases[0])));

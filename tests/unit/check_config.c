@@ -902,6 +902,47 @@ static const struct error_case signal_cases[] = {
 };
 ERROR_CASE_TEST(test_signal_errors, signal_cases)
 
+/* ---- whether the model needs xenstore at all ---- */
+
+/* A bridge on a static event channel whose backends are a vhost-user socket,
+ * a unit and an announcement: nothing in it goes through xenstore. Cases
+ * append to it (a bridge's own keys first). */
+#define XENSTORE_FREE                                \
+    "[frontend domu1]\ndomid = 1\n"                 \
+    "[backend net]\nprobe = socket\npath = /run/vhost/net.sock\n" \
+    "[backend dm]\nprobe = unit\nunit = virtio-disk@domu1.service\n" \
+    "[backend gpu]\nprobe = announce\nowner = uid:0\n" \
+    "[backend unused]\nprobe = xenstore\npath = backend/x\nvalue = 4\n" \
+    "[bridge domu1/mmio0]\ndevice-tree-path = /virtio@2000000\nbackends = net dm gpu\n"
+
+static const struct {
+    const char *text;
+    bool needs;
+} needs_xenstore_cases[] = {
+    /* A xenstore backend no bridge uses does not count. */
+    {XENSTORE_FREE "signal = static-evtchn\nstatic-evtchn-port = 10\n", false},
+    /* The default signal is the xenstore node. */
+    {XENSTORE_FREE, true},
+    {XENSTORE_FREE "signal = static-evtchn sysrq\nstatic-evtchn-port = 10\nsysrq-key = r\n", true},
+    {XENSTORE_FREE "signal = evtchn\n", true},
+    {XENSTORE_FREE "signal = static-evtchn\nstatic-evtchn-port = 10\n"
+                   "[bridge domu1/mmio1]\ndevice-tree-path = /virtio@2001000\nbackends = unused\n"
+                   "signal = static-evtchn\nstatic-evtchn-port = 11\n", true},
+    {XENSTORE_FREE "signal = static-evtchn\nstatic-evtchn-port = 10\n"
+                   "[backend qemu]\nprobe = device-model\nfrontend = domu1\n"
+                   "[bridge domu1/mmio1]\ndevice-tree-path = /virtio@2001000\nbackends = qemu\n"
+                   "signal = static-evtchn\nstatic-evtchn-port = 11\n", true},
+};
+
+START_TEST(test_needs_xenstore)
+{
+    load_string(needs_xenstore_cases[_i].text);
+    assert_loaded();
+    ck_assert_msg(model_needs_xenstore(model) == needs_xenstore_cases[_i].needs,
+                  "case %d: model_needs_xenstore() is %d", _i, !needs_xenstore_cases[_i].needs);
+}
+END_TEST
+
 /* ---- runner ---- */
 
 static void add_case(Suite *suite, const char *name, const TTest *test, size_t loops)
@@ -966,6 +1007,7 @@ static Suite *config_suite(void)
     add_case(s, "signal_methods_combined", test_signal_methods_combined, 0);
     add_case(s, "static_evtchn_alone", test_static_evtchn_alone, 0);
     ADD_TABLE_CASE(s, "signal_errors", test_signal_errors, signal_cases);
+    ADD_TABLE_CASE(s, "needs_xenstore", test_needs_xenstore, needs_xenstore_cases);
     return s;
 }
 
