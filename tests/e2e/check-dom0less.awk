@@ -18,6 +18,9 @@
     if (tag == "dom0" && event == "answered") answered_line[f[4]] = NR
     if (tag == "dom0" && event == "DONE") done = 1
     if (tag == "dom0" && index(rest, "xenreadyd| ") == 1 && index(rest, "static event channel 10 bound")) bound++
+    if (tag == "dom0" && event == "xenstored-stopped") xenstored_stopped = NR
+    if (tag == "dom0" && index(rest, "xenreadyd| ") == 1 && index(rest, "running without a xenstore connection")) without_xenstore = NR
+    if (tag == "dom0" && index(rest, "xenreadyd| ") == 1 && index(rest, "connected to xenstore")) connected++
     if (tag == "domu" && event == "checkpoint") {
         what = rest; sub(/^checkpoint [^ ]+ ?/, "", what)
         checkpoint[f[4]] = what; checkpoint_line[f[4]] = NR
@@ -73,12 +76,18 @@ END {
     if (rewait_exit["c6"] != 0 || !rewait_woken["c6"])
         fail("at c6, after the restart, a waiter on port 10 should have found the event; it said:" rewait_report["c6"])
     if (bound != 2) fail("xenreadyd bound static port 10 " bound " time(s), expected 2 (start, restart)")
+    # The restarted daemon ran with xenstored stopped, on a configuration
+    # that uses no xenstore, and never connected.
+    if (!xenstored_stopped) fail("dom0 did not stop xenstored before the restart")
+    else if (!without_xenstore || without_xenstore < xenstored_stopped)
+        fail("the restarted xenreadyd did not say it runs without xenstore")
+    if (connected != 1) fail("xenreadyd connected to xenstore " connected " time(s), expected 1 (before the restart only)")
 
     expect_row("start", "domu domu/mmio0 waiting 0/3 qemu-domu, disk-domu, net-domu")
     expect_row("qemu-up", "domu domu/mmio0 waiting 1/3 disk-domu, net-domu")
     expect_row("disk-up", "domu domu/mmio0 waiting 2/3 net-domu")
     expect_row("net-up", "domu domu/mmio0 ready 3/3 -")
-    expect_row("restarted", "domu domu/mmio0 ready 3/3 -")
+    expect_row("restarted", "domu domu/mmio0 ready 1/1 -")
 
     sub(/^.*\(XEN\) /, "", xen_version); sub(/ \(pkg-xen.*$/, "", xen_version)
     printf "e2e: timings (%s, TCG, host clock)\n", arch
