@@ -54,6 +54,7 @@ static const char *const mixed_bridges[MIXED_BRIDGES] = {
  * fake systemd1. File-scope so that teardown ends them after a failure. */
 static struct peer mixed_peers[MIXED_BACKENDS];
 static struct fake_systemd fake_systemd;
+static unsigned int unit_changes;   /* how many the flapping made, to vary their signal */
 
 static void setup_with(const char *const *xenstored_args)
 {
@@ -460,8 +461,10 @@ static void mixed_set(int k, bool up, unsigned int *seed)
         break;
     case KIND_UNIT:
         snprintf(path, sizeof(path), "%s.service", name);
-        fake_systemd_set(&fake_systemd, path,
-                         up ? unit_up[rand_r(seed) % 2] : unit_down[rand_r(seed) % 4]);
+        /* Every other change only names the properties as invalidated, as
+         * systemd does for some: the probe has to ask for the values. */
+        (unit_changes++ % 2 ? fake_systemd_invalidate : fake_systemd_set)(
+            &fake_systemd, path, up ? unit_up[rand_r(seed) % 2] : unit_down[rand_r(seed) % 4]);
         break;
     case KIND_DEVICE_MODEL:
         if (up)

@@ -319,6 +319,14 @@ START_TEST(unit_probe_follows_active_state)
     peer_do(&fake.systemd1, "set vhost-device-gpio.service failed", "ok");
     wait_status("0/2 bridges ready; waiting: domu1/pcie0 (gpio), domu1/virtio0 (ghost)");
     assert_detail_contains("gpio", "unit vhost-device-gpio.service is failed");
+
+    /* A signal that names the properties without their values (systemd's
+     * EMITS_INVALIDATION): the probe asks for them. */
+    fake_systemd_invalidate(&fake, "vhost-device-gpio.service", "active");
+    wait_status("1/2 bridges ready; waiting: domu1/virtio0 (ghost)");
+    fake_systemd_invalidate(&fake, "vhost-device-i2c.service", "deactivating");
+    wait_status("0/2 bridges ready; waiting: domu1/pcie0 (i2c), domu1/virtio0 (ghost)");
+    assert_detail_contains("i2c", "unit vhost-device-i2c.service is deactivating");
 }
 END_TEST
 

@@ -560,11 +560,22 @@ void fake_systemd_start(struct fake_systemd *fake, const char *dir, const char *
     ck_assert_str_eq(peer_line(&fake->systemd1, line, sizeof(line)), "ready");
 }
 
-void fake_systemd_set(struct fake_systemd *fake, const char *unit, const char *state)
+static void fake_systemd_change(struct fake_systemd *fake, const char *verb, const char *unit,
+                                const char *state)
 {
     char command[256];
-    snprintf(command, sizeof(command), "set %s %s", unit, state);
+    snprintf(command, sizeof(command), "%s %s %s", verb, unit, state);
     peer_do(&fake->systemd1, command, "ok");
+}
+
+void fake_systemd_set(struct fake_systemd *fake, const char *unit, const char *state)
+{
+    fake_systemd_change(fake, "set", unit, state);
+}
+
+void fake_systemd_invalidate(struct fake_systemd *fake, const char *unit, const char *state)
+{
+    fake_systemd_change(fake, "invalidate", unit, state);
 }
 
 void fake_systemd_stop(struct fake_systemd *fake)

@@ -135,6 +135,9 @@ const char *fake_systemd_missing(void);
 void fake_systemd_start(struct fake_systemd *fake, const char *dir, const char *const *units);
 /* Sets a unit's ActiveState; returns once PropertiesChanged is sent. */
 void fake_systemd_set(struct fake_systemd *fake, const char *unit, const char *state);
+/* The same, with a PropertiesChanged that only names the properties as
+ * invalidated (no values): the daemon has to ask for them. */
+void fake_systemd_invalidate(struct fake_systemd *fake, const char *unit, const char *state);
 /* Kills both; nothing for what is not running. */
 void fake_systemd_stop(struct fake_systemd *fake);
 

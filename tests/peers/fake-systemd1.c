@@ -15,6 +15,10 @@
  * Units given as unloaded exist but need LoadUnit (GetUnit says NoSuchUnit).
  * Prints "ready" once it owns the name; then reads commands on stdin:
  *   set NAME STATE   change ActiveState ("ok" once the signal is sent)
+ *   invalidate NAME STATE   the same, but the signal only names ActiveState
+ *                    and SubState as invalidated, without values (what
+ *                    systemd sends for a property marked EMITS_INVALIDATION):
+ *                    a client has to ask for them
  *   subscribers      print the number of Subscribe() calls not undone
  */
 #include <errno.h>
@@ -134,11 +138,27 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_END,
 };
 
+/* PropertiesChanged with no values, ActiveState and SubState invalidated. */
+static int emit_invalidated(const struct unit *unit)
+{
+    sd_bus_message *signal = NULL;
+    int r = sd_bus_message_new_signal(bus, &signal, unit->path,
+                                      "org.freedesktop.DBus.Properties", "PropertiesChanged");
+    if (r >= 0)
+        r = sd_bus_message_append(signal, "sa{sv}as", "org.freedesktop.systemd1.Unit", 0, 2,
+                                  "ActiveState", "SubState");
+    if (r >= 0)
+        r = sd_bus_send(bus, signal, NULL);
+    sd_bus_message_unref(signal);
+    return r;
+}
+
 static void command(char *line)
 {
     line[strcspn(line, "\n")] = '\0';
-    char name[128], state[32];
-    if (sscanf(line, "set %127s %31s", name, state) == 2) {
+    char verb[16], name[128], state[32];
+    if (sscanf(line, "%15s %127s %31s", verb, name, state) == 3
+        && (strcmp(verb, "set") == 0 || strcmp(verb, "invalidate") == 0)) {
         struct unit *unit = unit_find(name);
         if (!unit) {
             printf("error no such unit\n");
@@ -146,11 +166,17 @@ static void command(char *line)
         }
         snprintf(unit->active_state, sizeof(unit->active_state), "%s", state);
         /* systemd emits unit changes only while someone is subscribed. */
-        if (subscribers)
-            sd_bus_emit_properties_changed(bus, unit->path, "org.freedesktop.systemd1.Unit",
-                                           "ActiveState", "SubState", NULL);
+        int r = 0;
+        if (subscribers && strcmp(verb, "set") == 0)
+            r = sd_bus_emit_properties_changed(bus, unit->path, "org.freedesktop.systemd1.Unit",
+                                               "ActiveState", "SubState", NULL);
+        else if (subscribers)
+            r = emit_invalidated(unit);
         sd_bus_flush(bus);
-        printf("ok\n");
+        if (r < 0)
+            printf("error %s\n", strerror(-r));
+        else
+            printf("ok\n");
     } else if (strcmp(line, "subscribers") == 0) {
         printf("ok %u\n", subscribers);
     } else {
