@@ -75,6 +75,48 @@ await_node() {
     [ "$got" = "$want" ] || fail "timeout: $path is \"$got\", expected \"$want\""
 }
 
+# start_xenreadyd [XENREADYD-OPTIONS]: starts xenreadyd with its log going
+# through a FIFO this script reads as fd 3 (wait_log), so that a step can
+# wait for the line in which xenreadyd states its decision; sets
+# $xenreadyd_pid. --verbose: the few debug lines say what the probes saw.
+start_xenreadyd() {
+    rm -f /tmp/xenreadyd.log
+    mkfifo /tmp/xenreadyd.log
+    xenreadyd --verbose --config-dir /etc/xen/xenready.d \
+        --control-socket /run/xenready/control "$@" 2>/tmp/xenreadyd.log &
+    xenreadyd_pid=$!
+    exec 3</tmp/xenreadyd.log
+}
+
+# stop_xenreadyd: SIGTERM; its log to the end (end of file: it has exited);
+# it must exit 0.
+stop_xenreadyd() {
+    local line
+    kill -TERM "$xenreadyd_pid"
+    while read_line 3 line 10; do log "xenreadyd| $line"; done
+    wait "$xenreadyd_pid" || fail "xenreadyd exited with status $? on SIGTERM"
+    exec 3<&-
+}
+
+# wait_log TEXT: prints xenreadyd's lines until one contains TEXT.
+wait_log() {
+    local line
+    while read_line 3 line; do
+        log "xenreadyd| $line"
+        case "$line" in *"$1"*) return 0 ;; esac
+    done
+    fail "xenreadyd did not log \"$1\""
+}
+
+# status LABEL: xenreadyctl status, one logged line per row.
+status() {
+    log status-begin "$1"
+    xenreadyctl --socket /run/xenready/control status >/tmp/status 2>&1 ||
+        fail "xenreadyctl status failed: $(cat /tmp/status)"
+    e2e-log --lines "$TAG" "status|" </tmp/status
+    log status-end "$1"
+}
+
 # Stays alive: init must never exit.
 idle_forever() {
     while :; do sleep 3600; done
