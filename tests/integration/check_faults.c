@@ -17,6 +17,7 @@
 #include <xenstore.h>
 
 #include "daemon-runner.h"
+#include "xenstore-proxy.h"
 #include "harness.h"
 
 enum { DOMD = 1, FRONTEND = 5, BYSTANDER = 9, TIMEOUT_MS = 10000 };
@@ -91,9 +92,13 @@ static void setup_memory_quota(void)
     setup_with((const char *const[]){"-Q", "memory=32768", NULL});
 }
 
+static struct xenstore_proxy *proxy;   /* between the daemon and xenstored, when used */
+
 static void teardown(void)
 {
     daemon_runner_finish(&runner);
+    xenstore_proxy_stop(proxy);
+    proxy = NULL;
     for (size_t k = 0; k < MIXED_BACKENDS; k++)
         peer_kill(&mixed_peers[k]);
     fake_systemd_stop(&fake_systemd);
@@ -1021,6 +1026,53 @@ START_TEST(changed_keys_are_written_again)
 }
 END_TEST
 
+/* In the daemon's child: its xenstore connection goes through the proxy. */
+static void through_proxy(void *listen_path)
+{
+    setenv("XENSTORED_PATH", listen_path, 1);
+}
+
+/* A foreign write that lands between the daemon's two writes of a change,
+ * state then generation. The daemon's watch reports its own writes back in
+ * order, and an event first in line is taken as their echo without a read:
+ * the foreign state write, whose event comes between the daemon's state and
+ * generation echoes, must not be taken for one of them. A proxy between the
+ * daemon and xenstored holds the generation write back, which makes that
+ * interleaving certain. */
+START_TEST(foreign_write_between_state_and_generation)
+{
+    char *upstream = harness_socket_path(harness, DOMD);
+    ck_assert_ptr_nonnull(upstream);
+    char listen_path[256];
+    snprintf(listen_path, sizeof(listen_path), "%s/proxy.sock", harness_directory(harness));
+    ck_assert_int_eq(xenstore_proxy_start(&proxy, listen_path, upstream), 0);
+    free(upstream);
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, two_bridges), 0);
+    runner.child_setup = through_proxy;
+    runner.child_data = listen_path;
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    ck_assert_uint_eq(read_generation(0), 1);
+
+    char state[96], generation[96];
+    node_path(state, sizeof(state), 0, "state");
+    node_path(generation, sizeof(generation), 0, "generation");
+    xenstore_proxy_hold_write(proxy, generation);
+    set_backend(0, 0, true);
+    ck_assert_int_eq(xenstore_proxy_wait_held(proxy, TIMEOUT_MS), 0);
+    /* The daemon's state write went through; its generation write waits. */
+    ck_assert(read_ready(0));
+    ck_assert_int_eq(xs_write_string(dom0, state, "waiting"), 0);
+    xenstore_proxy_release(proxy);
+
+    /* The foreign state is put right, and the change has its one bump. */
+    wait_node_key(0, "state", "ready");
+    unsigned long barrier_generation = 1;
+    barrier_pass(&barrier_generation);
+    ck_assert(read_ready(0));
+    ck_assert_uint_eq(read_generation(0), 2);
+}
+END_TEST
+
 /* How a round of transactions_of_others_never_reach_the_daemon touches
  * what the daemon reads and writes. */
 enum transaction_mode {
@@ -1442,6 +1494,8 @@ static Suite *faults_suite(void)
         const TTest *test;
         void (*setup)(void);
     } cases[] = {
+        {"foreign write between state and generation",
+         foreign_write_between_state_and_generation, setup},
         {"flapping", flapping_converges_to_the_truth, setup},
         {"flapping, every probe", flapping_of_every_kind_converges, setup},
         {"restarts", restarts_keep_the_truth, setup},
