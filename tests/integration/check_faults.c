@@ -1329,21 +1329,6 @@ START_TEST(node_taken_over_is_not_used)
 }
 END_TEST
 
-/* Another client of DomD's (a device model, say) takes every watch DomD
- * may still have; returns how many. */
-static int take_every_watch(struct xs_handle *client)
-{
-    int count = 0;
-    for (;; count++) {
-        char path[64];
-        snprintf(path, sizeof(path), "/local/domain/1/data/taken%d", count);
-        if (!xs_watch(client, path, "taken")) {
-            ck_assert_int_eq(errno, E2BIG);
-            return count;
-        }
-    }
-}
-
 /* A reload adds a subtree, so the daemon needs one more watch, when other
  * clients of DomD have used up its watch quota (xenstored -W): the backends
  * there count as not ready with the reason in status, the other bridges keep
@@ -1354,7 +1339,7 @@ START_TEST(watch_quota_exhausted_at_run_time)
     start_daemon(two_bridges);
     struct xs_handle *client = harness_open(harness, DOMD);
     ck_assert_ptr_nonnull(client);
-    ck_assert_int_gt(take_every_watch(client), 0);
+    ck_assert_int_gt(xs_take_every_watch(client, "/local/domain/1/data/taken"), 0);
 
     char *config = NULL;
     ck_assert_int_ge(asprintf(&config, "%s\n[backend disk]\nprobe = xenstore\n"

@@ -67,20 +67,6 @@ static void teardown(void)
     harness = NULL;
 }
 
-/* The other client takes every watch DomD has left; returns how many. */
-static int take_every_watch(void)
-{
-    int count = 0;
-    for (;; count++) {
-        char path[64];
-        snprintf(path, sizeof(path), "/local/domain/1/data/taken%d", count);
-        if (!xs_watch(other, path, "taken")) {
-            ck_assert_int_eq(errno, E2BIG);
-            return count;
-        }
-    }
-}
-
 /* The armed watch: its event for "go" gives one watch back, in the middle
  * of the batch that event belongs to. */
 static void on_armed_watch(const char *path, void *userdata)
@@ -108,7 +94,7 @@ START_TEST(room_returned_during_a_batch_is_used_after_it)
 {
     ck_assert_int_eq(xenstore_watch(connection, "/local/domain/1/data/armed", on_armed_watch, NULL),
                      0);
-    ck_assert_int_gt(take_every_watch(), 0);
+    ck_assert_int_gt(xs_take_every_watch(other, "/local/domain/1/data/taken"), 0);
     int r = xenstore_watch(connection, "/local/domain/1/data/refused", on_refused_watch, NULL);
     ck_assert_msg(r == -E2BIG, "the watch beyond the quota: %s", strerror(-r));
     /* The registration event of the first watch is not the one that matters. */

@@ -335,6 +335,19 @@ int daemon_runner_reload(struct daemon_runner *runner, const char *config)
     return daemon_runner_ctl(runner, NULL, (const char *[]){"reload", NULL});
 }
 
+int xs_take_every_watch(struct xs_handle *client, const char *prefix)
+{
+    int count = 0;
+    for (;; count++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s%d", prefix, count);
+        if (!xs_watch(client, path, "taken")) {
+            ck_assert_int_eq(errno, E2BIG);
+            return count;
+        }
+    }
+}
+
 char *xs_read_string(struct xs_handle *handle, const char *path)
 {
     unsigned int length;

@@ -83,6 +83,11 @@ int daemon_runner_reload(struct daemon_runner *runner, const char *config);
  * its standard output is stored in *output (malloc'd) when output != NULL. */
 int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *const *args);
 
+/* Registers watches through client on prefix0, prefix1, … (token "taken")
+ * until xenstored refuses one for the domain's watch quota (asserted: E2BIG);
+ * returns how many were taken. */
+int xs_take_every_watch(struct xs_handle *client, const char *prefix);
+
 /* Reads path through handle; NULL when it cannot be read. */
 char *xs_read_string(struct xs_handle *handle, const char *path);
 /* Watches path through handle (token "runner") and waits until reading
