@@ -212,28 +212,43 @@ static bool bridge_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], int bridge)
     return bridge != 1 || up[0][0];
 }
 
+/* What the frontend showed of each bridge of grid_config() at the last
+ * look: its state and its generation. */
+struct grid_view {
+    bool published[BRIDGES];
+    unsigned long generation[BRIDGES];
+};
+
+/* The first look, right after start: every backend is down. */
+static void grid_view_begin(struct grid_view *view)
+{
+    *view = (struct grid_view){0};
+    for (int i = 0; i < BRIDGES; i++)
+        view->generation[i] = read_generation(i);
+}
+
 /* Once the daemon has handled everything (a barrier passed): every bridge
  * of grid_config() shows its true state, its generation has the parity
  * that names it, and the generation moved on by the parity of the change
  * since the last look (each change of the published state is exactly one
  * bump; a burst may hide changes that went back and forth, never add one,
- * and a generation never goes back). Updates published and generation;
- * where names the moment in failure messages. */
-static void grid_assert_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], bool published[BRIDGES],
-                              unsigned long generation[BRIDGES], const char *where)
+ * and a generation never goes back). Updates view; where names the moment
+ * in failure messages. */
+static void grid_assert_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], struct grid_view *view,
+                              const char *where)
 {
     for (int i = 0; i < BRIDGES; i++) {
         bool truth = bridge_truth(up, i);
         ck_assert_msg(read_ready(i) == truth, "%s: br%d shows %s, truth is %s", where, i,
                       truth ? "waiting" : "ready", truth ? "ready" : "waiting");
-        unsigned long now = read_generation(i);
-        ck_assert_msg(now % 2 == !truth && now >= generation[i]
-                      && (now - generation[i]) % 2 == (truth != published[i]),
-                      "%s: br%d generation %lu -> %lu for %s to %s", where, i, generation[i],
-                      now, truth != published[i] ? "a change" : "no change",
+        unsigned long before = view->generation[i], now = read_generation(i);
+        ck_assert_msg(now % 2 == !truth && now >= before
+                      && (now - before) % 2 == (truth != view->published[i]),
+                      "%s: br%d generation %lu -> %lu for %s to %s", where, i, before, now,
+                      truth != view->published[i] ? "a change" : "no change",
                       truth ? "ready" : "waiting");
-        generation[i] = now;
-        published[i] = truth;
+        view->generation[i] = now;
+        view->published[i] = truth;
     }
 }
 
@@ -272,10 +287,8 @@ START_TEST(flapping_converges_to_the_truth)
     free(config);
 
     bool up[BRIDGES][BACKENDS_PER_BRIDGE] = {{false}};
-    bool published[BRIDGES] = {false};
-    unsigned long generation[BRIDGES];
-    for (int i = 0; i < BRIDGES; i++)
-        generation[i] = read_generation(i);
+    struct grid_view seen;
+    grid_view_begin(&seen);
 
     long rss_start = 0;
     unsigned long barrier_generation = 1;
@@ -289,7 +302,7 @@ START_TEST(flapping_converges_to_the_truth)
         barrier_pass(&barrier_generation);
         char where[32];
         snprintf(where, sizeof(where), "event %d", event);
-        grid_assert_truth(up, published, generation, where);
+        grid_assert_truth(up, &seen, where);
         if (event == 99)
             rss_start = daemon_rss_kib();
     }
@@ -633,10 +646,8 @@ START_TEST(restarts_keep_the_truth)
     free(config);
 
     bool up[BRIDGES][BACKENDS_PER_BRIDGE] = {{false}};
-    bool published[BRIDGES] = {false};
-    unsigned long generation[BRIDGES];
-    for (int i = 0; i < BRIDGES; i++)
-        generation[i] = read_generation(i);
+    struct grid_view seen;
+    grid_view_begin(&seen);
     unsigned long barrier_generation = 1;
 
     for (int round = 0; round < 40; round++) {
@@ -665,7 +676,7 @@ START_TEST(restarts_keep_the_truth)
         barrier_pass(&barrier_generation);
         char where[32];
         snprintf(where, sizeof(where), "round %d", round);
-        grid_assert_truth(up, published, generation, where);
+        grid_assert_truth(up, &seen, where);
     }
 }
 END_TEST
@@ -1187,10 +1198,8 @@ START_TEST(transactions_of_others_never_reach_the_daemon)
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
 
     bool up[BRIDGES][BACKENDS_PER_BRIDGE] = {{false}};
-    bool published[BRIDGES] = {false};
-    unsigned long generation[BRIDGES];
-    for (int i = 0; i < BRIDGES; i++)
-        generation[i] = read_generation(i);
+    struct grid_view seen;
+    grid_view_begin(&seen);
     unsigned long barrier_generation = 1;
     int rounds[TRANSACTION_MODES] = {0}, conflicts[TRANSACTION_MODES] = {0}, overwritten = 0;
     for (int round = 0; round < ROUNDS; round++) {
@@ -1258,7 +1267,7 @@ START_TEST(transactions_of_others_never_reach_the_daemon)
         barrier_pass(&barrier_generation);
         char where[32];
         snprintf(where, sizeof(where), "round %d", round);
-        grid_assert_truth(up, published, generation, where);
+        grid_assert_truth(up, &seen, where);
     }
     int total = 0;
     printf("transactions by %s, %d rounds:", _i == 0 ? "another client of DomD" : "dom0",
