@@ -5,9 +5,11 @@
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/model.h"
 #include "util/log.h"
+#include "util/model-log.h"
 
 struct bridge_timer {
     struct bridge_timeouts *owner;
@@ -60,13 +62,25 @@ int bridge_timeouts_new(struct bridge_timeouts **out, struct ev_loop *loop, stru
         free(timeouts);
         return -ENOMEM;
     }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t now_usec = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
     for (size_t i = 0; i < model->bridge_count; i++) {
         struct bridge *bridge = model->bridges[i];
-        if (!bridge->timeout_seconds || bridge->state == BRIDGE_READY)
+        if (!bridge->timeout_seconds)
             continue;
+        /* From the first time the bridge was configured with this timeout:
+         * a reload does not start it again. */
+        if (!bridge->timeout_deadline_usec)
+            bridge->timeout_deadline_usec = now_usec + (uint64_t)bridge->timeout_seconds * 1000000u;
+        if (bridge->state == BRIDGE_READY || bridge->been_ready || bridge->degraded)
+            continue;
+        uint64_t left = bridge->timeout_deadline_usec > now_usec
+                            ? bridge->timeout_deadline_usec - now_usec
+                            : 0;
         struct bridge_timer *entry = &timeouts->timers[timeouts->count++];
         *entry = (struct bridge_timer){.owner = timeouts, .bridge = bridge};
-        ev_timer_init(&entry->timer, bridge_on_timeout, (double)bridge->timeout_seconds, 0.);
+        ev_timer_init(&entry->timer, bridge_on_timeout, (double)left / 1e6, 0.);
         entry->timer.data = entry;
         ev_timer_start(loop, &entry->timer);
     }

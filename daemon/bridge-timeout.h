@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Start-up timeouts (timeout = SECONDS in a bridge section): a bridge still
- * waiting that long after the daemon started is reported degraded — one log
- * line naming the missing backends, and status — while the guest keeps
- * seeing "waiting". It goes on waiting and becomes ready normally.
+ * waiting that long after the daemon started (or after a reload first
+ * configured it with that timeout; bridge->timeout_deadline_usec) is
+ * reported degraded — one log line naming the missing backends, and status
+ * — while the guest keeps seeing "waiting". It goes on waiting and becomes
+ * ready normally.
  */
 #pragma once
 

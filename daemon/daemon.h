@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The daemon: one event loop wiring the xenstore connection, the probes, the
- * model, the signallers and the control server.
+ * The daemon: one event loop wiring the xenstore connection, the sources
+ * (probes, signallers, domain events), the model and the control server.
+ * The control commands are in commands.c.
  */
 #pragma once
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+#include "sources.h"
 
 struct bridge_timeouts;
 struct config_report;
+struct control_answer;
+struct control_command;
 struct control_server;
-struct domains;
 struct model;
-struct probe;
-struct signaller;
+struct wait_request;
 struct xenstore;
 
 struct daemon_options {
@@ -25,7 +29,7 @@ struct daemon_options {
     /* Members of this group may use the control socket too (besides root). */
     bool has_control_group;
     gid_t control_group;
-    /* READY=1 only once every bridge is ready (--ready-when=all). */
+    /* READY=1 only once every bridge is ready or degraded (--ready-when=all). */
     bool ready_when_all;
 };
 
@@ -33,26 +37,18 @@ struct daemon {
     struct daemon_options options;
     struct ev_loop *loop;
     struct model *model;
-    struct xenstore *xenstore;
-    struct probe *xenstore_probe;
-    struct signaller *xenstore_signaller;
-    struct signaller *evtchn_signaller;
-    struct signaller *static_evtchn_signaller;
-    struct signaller *sysrq_signaller;
-    struct domains *domains;     /* @introduceDomain/@releaseDomain */
-    /* Backend probes besides xenstore, liveness and start-up timeouts
-     * (daemon_backend_probes_start()); NULL when no backend needs them. */
-    struct probe *socket_probe;
-    struct probe *unit_probe;
-    struct probe *pidfile_liveness;
-    struct probe *announce_probe;
+    struct xenstore *xenstore;   /* NULL when the configuration uses none */
+    struct sources sources;
+    char *state_directory;       /* the control socket's directory: /run/xenready */
     struct bridge_timeouts *bridge_timeouts;
     struct control_server *control;
+    /* The last "status" answer, dropped on every change it could show. */
+    struct control_answer *status_answer;
+    struct wait_request *waits;  /* held "wait" requests (commands.c) */
     ev_signal on_sigterm;
     ev_signal on_sigint;
     ev_signal on_sighup;
     ev_timer watchdog;       /* started only when systemd wants WATCHDOG=1 */
-    ev_timer extend_start;   /* EXTEND_TIMEOUT_USEC=, only while waiting for READY=1 */
     ev_timer reconnect;      /* only while the xenstore connection is lost */
     ev_prepare status_pending; /* STATUS= to refresh before the loop blocks */
     double reconnect_delay;  /* seconds before the next attempt */
@@ -70,19 +66,26 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
 int daemon_run(struct daemon *daemon);
 void daemon_finish(struct daemon *daemon);
 
-/* Loads the configuration again and, when it has no errors, rebuilds the
- * probes, signallers and xenstore watches from it; bridge nodes are adopted,
- * so unchanged bridges are not republished. With errors the running
- * configuration stays. report (may be NULL) receives the file:line lines.
- * Returns 0, -EINVAL (errors: nothing changed), -ENOTCONN (the new
- * configuration uses xenstore, the running one did not, and xenstore cannot
- * be reached: nothing changed), or another negative errno (fatal: the loop
- * is stopped). */
-int daemon_reload(struct daemon *daemon, struct config_report *report);
+/*
+ * Loads the configuration again and reconciles it with the running one:
+ * what is defined as before keeps everything known of it, what changed is
+ * observed again, what is gone is let go of. All or nothing: when anything
+ * the new configuration needs cannot be had, the running one stays wholly
+ * in force. report (may be NULL) receives the file:line lines, reason why
+ * a reload failed. Returns 0, or -EINVAL (the configuration has errors),
+ * -ENOTCONN (xenstore is needed and cannot be reached, or is away), or
+ * another negative errno (something could not be acquired); the daemon
+ * goes on either way.
+ */
+int daemon_reload(struct daemon *daemon, struct config_report *report, char *reason,
+                  size_t size);
 
-/* Re-derives STATUS=, READY=1 (wait-for-all mode) and pending "wait" answers;
- * called after every change of the model. */
-void daemon_update_status(struct daemon *daemon);
+/* Something a "status" answer or STATUS= shows may have changed: the cached
+ * answer is dropped at once, STATUS= and held "wait"s are brought up to date
+ * before the loop blocks. */
+void daemon_schedule_status(struct daemon *daemon);
 
-/* The daemon's signallers, for status; returns how many were stored. */
-size_t daemon_signallers(const struct daemon *daemon, struct signaller **out, size_t max);
+/* commands.c: the control commands (status, wait, reload, ready, gone). */
+const struct control_command *daemon_commands(size_t *count);
+/* Answers the held "wait"s whose bridges are now all ready. */
+void daemon_answer_waits(struct daemon *daemon);

@@ -16,21 +16,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "config/config.h"
-#include "core/model.h"
-#include "announce.h"
 #include "control-request.h"
-#include "daemon.h"
-#include "status.h"
 #include "util/log.h"
 #include "xenready-control.h"
 
-enum { CONTROL_WAIT_BRIDGES_MAX = 64 };
-
 /* An answer's text, framed and ready to send. Reference-counted so that one
- * "status" answer (290 KB at 600 bridges) is shared by the cache and every
+ * "status" answer (290 KB at 600 bridges) is shared by a cache and every
  * client sending it, instead of being built and copied per client. */
-struct answer {
+struct control_answer {
     size_t refs;
     size_t length;
     char text[];
@@ -40,43 +33,50 @@ struct control_client {
     struct control_server *server;
     struct control_client *next;
     ev_io io;
-    ev_timer timeout;          /* running while connected, except in an unbounded wait */
+    ev_timer timeout;          /* running while connected, except in an unbounded hold */
     char request[XENREADY_CONTROL_REQUEST_MAX];
     size_t request_length;
-    struct answer *answer;     /* being sent; NULL while the request is read or held */
+    struct control_answer *answer;   /* being sent; NULL while the request is read or held */
     size_t answer_sent;
     struct ucred peer;
-    /* A "wait" request held until its bridges are ready or it times out. */
-    char **wait_bridges;
-    size_t wait_count;
+    /* A request its handler holds (control_client_hold()). */
+    bool held;
+    control_hold_fn on_timeout;
+    control_hold_fn on_close;
+    void *hold_data;
 };
 
 struct control_server {
-    struct daemon *daemon;
+    struct ev_loop *loop;
+    struct control_server_options options;
+    const struct control_command *commands;
+    size_t command_count;
+    void *context;
     char *path;
     bool activated;            /* the socket came from systemd: it owns the file */
     int fd;
     ev_io io;
     struct control_client *clients;
     size_t client_count;
-    /* The last "status" answer, dropped by control_server_invalidate() on
-     * every change it could show, with the backends' details it was built
-     * from (the one thing that changes unannounced, see status.h). */
-    struct answer *status;
+    /* Clients let go of: freed before the loop blocks, never from the
+     * callback of their own watcher. */
+    struct control_client *dead;
+    ev_prepare reap;
 };
 
-static struct answer *answer_ref(struct answer *answer)
+struct control_answer *control_answer_ref(struct control_answer *answer)
 {
     answer->refs++;
     return answer;
 }
 
-static void answer_unref(struct answer *answer)
+void control_answer_unref(struct control_answer *answer)
 {
     if (answer && --answer->refs == 0)
         free(answer);
 }
 
+/* Stops serving the client at once; its memory goes at the next safe point. */
 static void client_free(struct control_client *client)
 {
     struct control_server *server = client->server;
@@ -86,19 +86,28 @@ static void client_free(struct control_client *client)
             server->client_count--;
             break;
         }
-    ev_io_stop(server->daemon->loop, &client->io);
-    ev_timer_stop(server->daemon->loop, &client->timeout);
+    ev_io_stop(server->loop, &client->io);
+    ev_timer_stop(server->loop, &client->timeout);
     close(client->io.fd);
-    for (size_t i = 0; i < client->wait_count; i++)
-        free(client->wait_bridges[i]);
-    free(client->wait_bridges);
-    answer_unref(client->answer);
-    free(client);
+    if (client->held && client->on_close)
+        client->on_close(client, client->hold_data);
+    client->held = false;
+    control_answer_unref(client->answer);
+    client->answer = NULL;
+    client->next = server->dead;
+    server->dead = client;
+    ev_prepare_start(server->loop, &server->reap);
 }
 
-struct daemon *control_client_daemon(const struct control_client *client)
+static void server_on_reap(struct ev_loop *loop, ev_prepare *prepare, int revents)
 {
-    return client->server->daemon;
+    struct control_server *server = prepare->data;
+    ev_prepare_stop(loop, prepare);
+    while (server->dead) {
+        struct control_client *next = server->dead->next;
+        free(server->dead);
+        server->dead = next;
+    }
 }
 
 struct json_object *control_error(const char *message)
@@ -116,9 +125,7 @@ struct json_object *control_ok(void)
     return response;
 }
 
-/* The text of response (borrowed): "version" first, then the handler's
- * members, and a newline; one reference, NULL when out of memory. */
-static struct answer *answer_new(struct json_object *response)
+struct control_answer *control_answer_new(struct json_object *response)
 {
     struct json_object *framed = json_object_new_object();
     json_object_object_add(framed, "version", json_object_new_int(XENREADY_CONTROL_VERSION));
@@ -126,7 +133,7 @@ static struct answer *answer_new(struct json_object *response)
         json_object_object_add(framed, key, json_object_get(value));
     size_t length;
     const char *text = json_object_to_json_string_length(framed, JSON_C_TO_STRING_PLAIN, &length);
-    struct answer *answer = text ? malloc(sizeof(*answer) + length + 2) : NULL;
+    struct control_answer *answer = text ? malloc(sizeof(*answer) + length + 2) : NULL;
     if (answer) {
         answer->refs = 1;
         answer->length = length + 1;
@@ -137,16 +144,15 @@ static struct answer *answer_new(struct json_object *response)
     return answer;
 }
 
-/* Sends answer (its reference taken over) to the client; NULL (out of
- * memory) drops the client. */
-static void client_answer(struct control_client *client, struct answer *answer)
+void control_client_send(struct control_client *client, struct control_answer *answer)
 {
     if (!answer) {
         client_free(client);
         return;
     }
+    client->held = false;
     client->answer = answer;
-    struct ev_loop *loop = client->server->daemon->loop;
+    struct ev_loop *loop = client->server->loop;
     ev_io_stop(loop, &client->io);
     ev_io_set(&client->io, client->io.fd, EV_WRITE);
     ev_io_start(loop, &client->io);
@@ -162,156 +168,25 @@ void control_client_respond(struct control_client *client, struct json_object *r
     if (json_object_object_get_ex(response, "error", &member))
         log_message(LOG_WARNING, "control client (pid %d, uid %u): %s", (int)client->peer.pid,
                     (unsigned int)client->peer.uid, json_object_get_string(member));
-    struct answer *answer = answer_new(response);
+    struct control_answer *answer = control_answer_new(response);
     json_object_put(response);
-    client_answer(client, answer);
+    control_client_send(client, answer);
 }
 
-void control_server_invalidate(struct control_server *server)
+void control_client_hold(struct control_client *client, double timeout,
+                         control_hold_fn on_timeout, control_hold_fn on_close, void *data)
 {
-    if (!server)
-        return;
-    answer_unref(server->status);
-    server->status = NULL;
-}
-
-/* The cached "status" answer, built first when there is none; a new
- * reference, NULL when out of memory. Building 290 KB of JSON takes ~2.5 ms
- * of the loop at 600 bridges: busy clients asking again and again would
- * otherwise delay signals. */
-static struct answer *server_status_answer(struct control_server *server)
-{
-    if (!server->status) {
-        struct json_object *response = status_build(server->daemon);
-        json_object_object_add(response, "ok", json_object_new_boolean(true));
-        server->status = answer_new(response);
-        json_object_put(response);
-        if (!server->status)
-            return NULL;
-    }
-    return answer_ref(server->status);
-}
-
-/* Answers at once, from the cache: returns NULL as a handler that has
- * responded. */
-static struct json_object *command_status(struct control_client *client,
-                                          struct json_object *request, const struct ucred *peer)
-{
-    client_answer(client, server_status_answer(client->server));
-    return NULL;
-}
-
-/* The answer to a wait, or NULL while some bridge is still waiting and time
- * is left. */
-static struct json_object *wait_evaluate(struct control_client *client, bool timed_out)
-{
-    const struct model *model = client->server->daemon->model;
-    struct json_object *waiting = json_object_new_array();
-    for (size_t i = 0; i < client->wait_count; i++) {
-        const struct bridge *bridge = model_find_bridge(model, client->wait_bridges[i]);
-        if (!bridge) {
-            char message[128];
-            snprintf(message, sizeof(message), "unknown bridge \"%.64s\"", client->wait_bridges[i]);
-            json_object_put(waiting);
-            return control_error(message);
-        }
-        if (bridge->state != BRIDGE_READY)
-            json_object_array_add(waiting, json_object_new_string(bridge->name));
-    }
-    bool ready = json_object_array_length(waiting) == 0;
-    if (!ready && !timed_out) {
-        json_object_put(waiting);
-        return NULL;
-    }
-    struct json_object *response = control_ok();
-    json_object_object_add(response, "ready", json_object_new_boolean(ready));
-    json_object_object_add(response, "waiting", waiting);
-    return response;
-}
-
-static struct json_object *command_wait(struct control_client *client,
-                                        struct json_object *request, const struct ucred *peer)
-{
-    struct json_object *bridges, *timeout = NULL;
-    if (!json_object_object_get_ex(request, "bridges", &bridges)
-        || !json_object_is_type(bridges, json_type_array) || json_object_array_length(bridges) == 0
-        || json_object_array_length(bridges) > CONTROL_WAIT_BRIDGES_MAX)
-        return control_error("wait: \"bridges\" must be an array of 1 to 64 bridge names");
-    double seconds = -1;
-    if (json_object_object_get_ex(request, "timeout", &timeout)
-        && !json_object_is_type(timeout, json_type_null)) {
-        if (!json_object_is_type(timeout, json_type_int)
-            && !json_object_is_type(timeout, json_type_double))
-            return control_error("wait: \"timeout\" must be a number of seconds");
-        seconds = json_object_get_double(timeout);
-        if (!isfinite(seconds) || seconds < 0)
-            return control_error("wait: \"timeout\" must be a number of seconds");
-    }
-    size_t count = json_object_array_length(bridges);
-    client->wait_bridges = calloc(count, sizeof(*client->wait_bridges));
-    if (!client->wait_bridges)
-        return control_error("out of memory");
-    for (size_t i = 0; i < count; i++) {
-        struct json_object *name = json_object_array_get_idx(bridges, i);
-        if (!json_object_is_type(name, json_type_string))
-            return control_error("wait: \"bridges\" must be an array of 1 to 64 bridge names");
-        if (!(client->wait_bridges[client->wait_count++] = strdup(json_object_get_string(name))))
-            return control_error("out of memory");
-    }
-    struct json_object *response = wait_evaluate(client, seconds == 0);
-    if (response)
-        return response;
-    /* Held: control_server_update() or the timer answers. */
-    struct ev_loop *loop = client->server->daemon->loop;
+    struct ev_loop *loop = client->server->loop;
+    client->held = true;
+    client->on_timeout = on_timeout;
+    client->on_close = on_close;
+    client->hold_data = data;
     ev_timer_stop(loop, &client->timeout);
-    if (seconds > 0) {
-        ev_timer_set(&client->timeout, seconds, 0);
+    if (timeout >= 0) {
+        ev_timer_set(&client->timeout, timeout, 0);
         ev_timer_start(loop, &client->timeout);
     }
-    return NULL;
 }
-
-static struct json_object *command_reload(struct control_client *client,
-                                          struct json_object *request, const struct ucred *peer)
-{
-    log_message(LOG_INFO, "control client (pid %d, uid %u) asked for a reload", (int)peer->pid,
-                (unsigned int)peer->uid);
-    struct config_report report = {0};
-    int r = daemon_reload(client->server->daemon, &report);
-    struct json_object *response;
-    if (r == 0) {
-        response = control_ok();
-    } else {
-        char message[160];
-        if (r == -EINVAL)
-            snprintf(message, sizeof(message), "reload failed: the configuration has errors; "
-                     "the running one was kept");
-        else if (r == -ENOTCONN)
-            snprintf(message, sizeof(message), "reload failed: the configuration uses xenstore, "
-                     "which cannot be reached; the running one was kept");
-        else
-            snprintf(message, sizeof(message), "reload failed: %s", strerror(-r));
-        response = control_error(message);
-    }
-    struct json_object *messages = json_object_new_array();
-    for (size_t i = 0; i < report.line_count; i++)
-        json_object_array_add(messages, json_object_new_string(report.lines[i]));
-    json_object_object_add(response, "messages", messages);
-    config_report_clear(&report);
-    return response;
-}
-
-/* Commands of protocol/xenready-control.h; one line per command. */
-static const struct control_command {
-    const char *name;
-    control_command_fn handle;
-} commands[] = {
-    {"status", command_status},
-    {"wait", command_wait},
-    {"reload", command_reload},
-    {"ready", announce_command_ready},
-    {"gone", announce_command_gone},
-};
 
 /* Returns the response, or NULL when the command answers later. */
 static struct json_object *client_handle(struct control_client *client, const char *text,
@@ -321,12 +196,13 @@ static struct json_object *client_handle(struct control_client *client, const ch
     const char *name, *error;
     if (control_request_parse(text, length, &request, &name, &error) < 0)
         return control_error(error);
+    struct control_server *server = client->server;
     const struct control_command *command = NULL;
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(name, commands[i].name) == 0)
-            command = &commands[i];
+    for (size_t i = 0; i < server->command_count; i++)
+        if (strcmp(name, server->commands[i].name) == 0)
+            command = &server->commands[i];
     if (command) {
-        response = command->handle(client, request, &client->peer);
+        response = command->handle(server->context, client, request, &client->peer);
     } else {
         char message[128];
         snprintf(message, sizeof(message), "unknown command \"%.64s\"", name);
@@ -340,7 +216,7 @@ static void client_on_io(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct control_client *client = io->data;
     if (client->answer) {
-        const struct answer *answer = client->answer;
+        const struct control_answer *answer = client->answer;
         ssize_t n = send(io->fd, answer->text + client->answer_sent,
                          answer->length - client->answer_sent, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -349,9 +225,9 @@ static void client_on_io(struct ev_loop *loop, ev_io *io, int revents)
             client_free(client);
         return;
     }
-    if (client->wait_count) {
-        /* A held "wait": only notice the client hanging up; anything more it
-         * sends is not part of the protocol and is dropped. */
+    if (client->held) {
+        /* A held request: only notice the client hanging up; anything more
+         * it sends is not part of the protocol and is dropped. */
         char scratch[256];
         ssize_t n = recv(io->fd, scratch, sizeof(scratch), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
@@ -385,29 +261,14 @@ static void client_on_io(struct ev_loop *loop, ev_io *io, int revents)
 static void client_on_timeout(struct ev_loop *loop, ev_timer *timer, int revents)
 {
     struct control_client *client = timer->data;
-    if (client->wait_count && !client->answer) {
-        struct json_object *response = wait_evaluate(client, true);
-        control_client_respond(client, response);
+    if (client->held && !client->answer) {
+        client->held = false;
+        client->on_timeout(client, client->hold_data);
         return;
     }
     log_message(LOG_WARNING, "control client (pid %d, uid %u) timed out", (int)client->peer.pid,
                 (unsigned int)client->peer.uid);
     client_free(client);
-}
-
-void control_server_update(struct control_server *server)
-{
-    if (!server)
-        return;
-    struct control_client *next;
-    for (struct control_client *client = server->clients; client; client = next) {
-        next = client->next;
-        if (!client->wait_count || client->answer)
-            continue;
-        struct json_object *response = wait_evaluate(client, false);
-        if (response)
-            control_client_respond(client, response);
-    }
 }
 
 /* True when the peer's primary or one of its supplementary groups is gid. */
@@ -436,18 +297,18 @@ static bool peer_in_group(int fd, const struct ucred *peer, gid_t gid)
 static void refuse(int fd, const char *message)
 {
     struct json_object *response = control_error(message);
-    struct answer *answer = answer_new(response);
+    struct control_answer *answer = control_answer_new(response);
     json_object_put(response);
     if (answer)
         (void)!send(fd, answer->text, answer->length, MSG_NOSIGNAL | MSG_DONTWAIT);
-    answer_unref(answer);
+    control_answer_unref(answer);
     close(fd);
 }
 
 static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct control_server *server = io->data;
-    const struct daemon_options *options = &server->daemon->options;
+    const struct control_server_options *options = &server->options;
     int fd = accept4(server->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return;
@@ -460,7 +321,7 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     if (peer.uid != 0 && peer.uid != geteuid()
-        && !(options->has_control_group && peer_in_group(fd, &peer, options->control_group))) {
+        && !(options->has_group && peer_in_group(fd, &peer, options->group))) {
         log_message(LOG_WARNING,
                     "control: refused a client (pid %d, uid %u, gid %u): neither root nor in "
                     "the control group",
@@ -476,6 +337,8 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
     }
     struct control_client *client = calloc(1, sizeof(*client));
     if (!client) {
+        log_message(LOG_WARNING, "control: refused a client (pid %d, uid %u): out of memory",
+                    (int)peer.pid, (unsigned int)peer.uid);
         close(fd);
         return;
     }
@@ -520,7 +383,7 @@ static int server_adopt(struct control_server *server)
 
 static int server_listen(struct control_server *server)
 {
-    const struct daemon_options *options = &server->daemon->options;
+    const struct control_server_options *options = &server->options;
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     strcpy(address.sun_path, server->path);
     /* Replace a socket left by an earlier instance, never another file. */
@@ -539,20 +402,24 @@ static int server_listen(struct control_server *server)
         return r;
     }
     /* Only a first line of defence: the server checks every peer itself. */
-    if (!options->has_control_group)
+    if (!options->has_group)
         chmod(server->path, 0600);
-    else if (chown(server->path, (uid_t)-1, options->control_group) < 0
+    else if (chown(server->path, (uid_t)-1, options->group) < 0
              || chmod(server->path, 0660) < 0)
         log_message(LOG_WARNING,
                     "control socket %s: cannot give group %u access: %s; members cannot "
                     "connect (give the service that group in SupplementaryGroups=, or use "
                     "xenreadyd.socket with SocketGroup=)",
-                    server->path, (unsigned int)options->control_group, strerror(errno));
+                    server->path, (unsigned int)options->group, strerror(errno));
     return 0;
 }
 
-int control_server_new(struct control_server **out, struct daemon *daemon, const char *path)
+int control_server_new(struct control_server **out, struct ev_loop *loop,
+                       const struct control_server_options *options,
+                       const struct control_command *commands, size_t command_count,
+                       void *context)
 {
+    const char *path = options->path;
     struct sockaddr_un address;
     if (strlen(path) >= sizeof(address.sun_path)) {
         log_message(LOG_ERR, "control socket path %s is too long", path);
@@ -561,8 +428,11 @@ int control_server_new(struct control_server **out, struct daemon *daemon, const
     struct control_server *server = calloc(1, sizeof(*server));
     if (!server)
         return -ENOMEM;
-    server->daemon = daemon;
-    server->fd = -1;
+    *server = (struct control_server){.loop = loop, .options = *options, .commands = commands,
+                                      .command_count = command_count, .context = context,
+                                      .fd = -1};
+    ev_prepare_init(&server->reap, server_on_reap);
+    server->reap.data = server;
     int r = -ENOMEM;
     if (!(server->path = strdup(path)))
         goto fail;
@@ -574,7 +444,7 @@ int control_server_new(struct control_server **out, struct daemon *daemon, const
     ev_io_init(&server->io, server_on_connection, server->fd, EV_READ);
     ev_set_priority(&server->io, EV_MINPRI);
     server->io.data = server;
-    ev_io_start(daemon->loop, &server->io);
+    ev_io_start(loop, &server->io);
     *out = server;
     return 0;
 fail:
@@ -591,8 +461,8 @@ void control_server_free(struct control_server *server)
         return;
     while (server->clients)
         client_free(server->clients);
-    control_server_invalidate(server);
-    ev_io_stop(server->daemon->loop, &server->io);
+    server_on_reap(server->loop, &server->reap, 0);
+    ev_io_stop(server->loop, &server->io);
     close(server->fd);
     /* systemd keeps a passed socket listening across restarts. */
     if (!server->activated)

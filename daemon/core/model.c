@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/log.h"
-
 struct model *model_new(void)
 {
     return calloc(1, sizeof(struct model));
@@ -317,8 +315,8 @@ int model_link(struct bridge *bridge, struct backend *backend)
         bridge->backend_count--;
         return r;
     }
-    if (backend->ready)
-        bridge->ready_count++;
+    bridge->ready_count += backend->ready;
+    bridge->down_count += backend->down;
     return 0;
 }
 
@@ -345,8 +343,8 @@ static uint64_t now_usec(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* The one place a bridge changes state: logs the transition once, then tells
- * the observer (the signallers). */
+/* The one place a bridge changes state: the observer (the daemon) is told
+ * once, and logs and publishes it. */
 static void bridge_transition(struct model *model, struct bridge *bridge,
                               enum bridge_state new_state, const struct backend *cause)
 {
@@ -359,23 +357,29 @@ static void bridge_transition(struct model *model, struct bridge *bridge,
         bridge->degraded = false;
         bridge->been_ready = true;
     }
-    /* The frontend is told first: logging is not on its critical path. */
     if (model->observer.on_transition)
         model->observer.on_transition(bridge, old_state, cause, model->observer.userdata);
-    if (new_state == BRIDGE_READY)
-        log_bridge(LOG_NOTICE, bridge, cause,
-                   "bridge %s (frontend %s, domid %u) ready: last backend %s is up",
-                   bridge->name, bridge->frontend->name, bridge->frontend->domid, cause->name);
-    else
-        log_bridge(LOG_WARNING, bridge, cause,
-                   "bridge %s (frontend %s, domid %u) waiting: backend %s went away%s%s",
-                   bridge->name, bridge->frontend->name, bridge->frontend->domid, cause->name,
-                   cause->detail ? ": " : "", cause->detail ? cause->detail : "");
+}
+
+/* Ready once every backend is observed up, waiting once one is observed
+ * down; otherwise what it was (a backend is still being looked at). */
+static void bridge_evaluate(struct model *model, struct bridge *bridge,
+                            const struct backend *cause)
+{
+    if (bridge->down_count)
+        bridge_transition(model, bridge, BRIDGE_WAITING, cause);
+    else if (bridge->ready_count == bridge->backend_count)
+        bridge_transition(model, bridge, BRIDGE_READY, cause);
 }
 
 bool backend_has_liveness(const struct backend *backend)
 {
     return backend->pidfile || backend->liveness_unit;
+}
+
+enum backend_readiness backend_readiness(const struct backend *backend)
+{
+    return backend->ready ? BACKEND_UP : backend->down ? BACKEND_DOWN : BACKEND_UNOBSERVED;
 }
 
 /* Whether the text changed: a probe that observes the same thing again keeps
@@ -390,55 +394,94 @@ static bool replace_detail(char **slot, const char *detail)
     return true;
 }
 
+/* up/down from the probe's and the liveness source's observations. */
+static void backend_derive(struct backend *backend)
+{
+    bool liveness = backend_has_liveness(backend);
+    bool dead = liveness && backend->alive_observed && !backend->alive;
+    bool probe_down = backend->probe_observed && !backend->probe_ready;
+    backend->down = probe_down || dead;
+    backend->ready = backend->probe_observed && backend->probe_ready
+                     && (!liveness || (backend->alive_observed && backend->alive));
+    /* Borrowed, not copied: one string per observation, not two (10,000
+     * backends at a first boot each have one). */
+    if (backend->ready)
+        backend->detail = NULL;
+    else if (dead || (!probe_down && backend->probe_observed))
+        backend->detail = backend->liveness_detail;
+    else
+        backend->detail = backend->probe_detail;
+}
+
+/* Counts a backend's readiness in (sign 1) or out of (-1) its bridges. */
+static void backend_count(struct backend *backend, int sign)
+{
+    for (size_t i = 0; i < backend->bridge_count; i++) {
+        struct bridge *bridge = backend->bridges[i];
+        bridge->ready_count += (size_t)(backend->ready ? sign : 0);
+        bridge->down_count += (size_t)(backend->down ? sign : 0);
+    }
+}
+
 /* Combines the probe's and the liveness source's observations; the rest of
  * the state machine sees one readiness per backend. */
 static void backend_update(struct model *model, struct backend *backend, bool detail_changed)
 {
-    bool dead = backend_has_liveness(backend) && !backend->alive;
-    bool ready = backend->probe_ready && !dead;
-    const char *detail = dead ? backend->liveness_detail : backend->probe_detail;
-    /* Borrowed, not copied: one string per observation, not two (10,000
-     * backends at a first boot each have one). */
-    backend->detail = ready ? NULL : detail;
-    if (backend->ready == ready) {
-        /* Only why it is not ready changed: status shows that too. */
-        if (detail_changed && !ready && model->observer.on_backend)
-            model->observer.on_backend(backend, model->observer.userdata);
+    enum backend_readiness before = backend_readiness(backend);
+    enum backend_readiness last_known = backend->last_known;
+    backend_count(backend, -1);
+    backend_derive(backend);
+    backend_count(backend, 1);
+    enum backend_readiness now = backend_readiness(backend);
+    if (now != BACKEND_UNOBSERVED)
+        backend->last_known = now;
+    if (now == before) {
+        /* Only why it is not up changed: status shows that too. */
+        if (detail_changed && before != BACKEND_UP && model->observer.on_backend)
+            model->observer.on_backend(backend, last_known, model->observer.userdata);
         return;
     }
-    backend->ready = ready;
-    for (size_t i = 0; i < backend->bridge_count; i++) {
-        struct bridge *bridge = backend->bridges[i];
-        if (ready)
-            bridge->ready_count++;
-        else
-            bridge->ready_count--;
-        bridge_transition(model, bridge,
-                          bridge->ready_count == bridge->backend_count ? BRIDGE_READY
-                                                                        : BRIDGE_WAITING,
-                          backend);
-    }
-    /* After the transitions it caused were published: logging is kept off
-     * the frontend's critical path. */
-    log_backend(LOG_INFO, backend, "backend %s %s%s%s", backend->name, ready ? "up" : "down",
-                !ready && detail ? ": " : "", !ready && detail ? detail : "");
+    for (size_t i = 0; i < backend->bridge_count; i++)
+        bridge_evaluate(model, backend->bridges[i], backend);
+    /* After the transitions it caused were published: the frontend first. */
     if (model->observer.on_backend)
-        model->observer.on_backend(backend, model->observer.userdata);
+        model->observer.on_backend(backend, last_known, model->observer.userdata);
 }
 
 void model_set_backend_ready(struct model *model, struct backend *backend, bool ready,
                              const char *detail)
 {
-    backend->probe_ready = ready;
     bool changed = replace_detail(&backend->probe_detail, ready ? NULL : detail);
+    changed |= !backend->probe_observed;
+    backend->probe_ready = ready;
+    backend->probe_observed = true;
+    backend_update(model, backend, changed);
+}
+
+void model_forget_backend(struct model *model, struct backend *backend, const char *detail)
+{
+    bool changed = replace_detail(&backend->probe_detail, detail);
+    changed |= backend->probe_observed;
+    backend->probe_observed = false;
+    backend_update(model, backend, changed);
+}
+
+void model_forget_backend_alive(struct model *model, struct backend *backend,
+                                const char *detail)
+{
+    bool changed = replace_detail(&backend->liveness_detail, detail);
+    changed |= backend->alive_observed;
+    backend->alive_observed = false;
     backend_update(model, backend, changed);
 }
 
 void model_set_backend_alive(struct model *model, struct backend *backend, bool alive,
                              const char *detail)
 {
-    backend->alive = alive;
     bool changed = replace_detail(&backend->liveness_detail, alive ? NULL : detail);
+    changed |= !backend->alive_observed;
+    backend->alive = alive;
+    backend->alive_observed = true;
     backend_update(model, backend, changed);
 }
 
@@ -464,4 +507,111 @@ size_t model_ready_bridge_count(const struct model *model)
     for (size_t i = 0; i < model->bridge_count; i++)
         ready += model->bridges[i]->state == BRIDGE_READY;
     return ready;
+}
+
+size_t model_settled_bridge_count(const struct model *model)
+{
+    size_t settled = 0;
+    for (size_t i = 0; i < model->bridge_count; i++)
+        settled += model->bridges[i]->state == BRIDGE_READY || model->bridges[i]->degraded;
+    return settled;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool backend_same_definition(const struct backend *a, const struct backend *b)
+{
+    if (a->probe != b->probe || !same_text(a->pidfile, b->pidfile)
+        || !same_text(a->liveness_unit, b->liveness_unit))
+        return false;
+    switch (a->probe) {
+    case PROBE_XENSTORE:
+        return same_text(a->xenstore_path, b->xenstore_path)
+               && same_text(a->expected_value, b->expected_value);
+    case PROBE_SOCKET:
+        return same_text(a->socket_path, b->socket_path);
+    case PROBE_UNIT:
+        return same_text(a->unit, b->unit);
+    case PROBE_ANNOUNCE:
+        return a->owner == b->owner
+               && (a->owner != OWNER_UID || a->owner_uid == b->owner_uid)
+               && (a->owner != OWNER_UNIT || same_text(a->owner_unit, b->owner_unit));
+    }
+    return false;
+}
+
+static int copy_detail(char **slot, const char *detail)
+{
+    free(*slot);
+    *slot = detail ? strdup(detail) : NULL;
+    return detail && !*slot ? -ENOMEM : 0;
+}
+
+/* Copies the observations of old into backend (defined alike). */
+static int backend_copy_observations(struct backend *backend, const struct backend *old)
+{
+    backend->probe_ready = old->probe_ready;
+    backend->probe_observed = old->probe_observed;
+    backend->alive = old->alive;
+    backend->alive_observed = old->alive_observed;
+    backend->last_known = old->last_known;
+    int r = copy_detail(&backend->probe_detail, old->probe_detail);
+    if (r == 0)
+        r = copy_detail(&backend->liveness_detail, old->liveness_detail);
+    backend_derive(backend);
+    return r;
+}
+
+int model_carry(struct model *model, const struct model *old)
+{
+    for (size_t i = 0; i < model->frontend_count; i++) {
+        struct frontend *frontend = model->frontends[i];
+        const struct frontend *before = model_find_frontend(old, frontend->name);
+        if (before && before->domid == frontend->domid && before->known) {
+            frontend->absent = before->absent;
+            frontend->directory_private = before->directory_private;
+            frontend->known = true;
+        }
+    }
+    for (size_t i = 0; i < model->backend_count; i++) {
+        struct backend *backend = model->backends[i];
+        const struct backend *before = model_find_backend(old, backend->name);
+        if (before && backend_same_definition(backend, before)
+            && backend_copy_observations(backend, before) < 0)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < model->bridge_count; i++) {
+        struct bridge *bridge = model->bridges[i];
+        bridge->ready_count = bridge->down_count = 0;
+        for (size_t j = 0; j < bridge->backend_count; j++) {
+            bridge->ready_count += bridge->backends[j]->ready;
+            bridge->down_count += bridge->backends[j]->down;
+        }
+        const struct bridge *before = model_find_bridge(old, bridge->name);
+        if (!before || before->frontend->domid != bridge->frontend->domid)
+            continue;
+        bridge->state = before->state;
+        bridge->state_since_usec = before->state_since_usec;
+        bridge->degraded = before->degraded;
+        bridge->been_ready = before->been_ready;
+        if (before->timeout_seconds == bridge->timeout_seconds)
+            bridge->timeout_deadline_usec = before->timeout_deadline_usec;
+    }
+    return 0;
+}
+
+void model_seed_bridge(struct model *model, struct bridge *bridge, enum bridge_state state)
+{
+    bridge->state = state;
+    if (state == BRIDGE_READY)
+        bridge->been_ready = true;
+}
+
+void model_settle(struct model *model)
+{
+    for (size_t i = 0; i < model->bridge_count; i++)
+        bridge_evaluate(model, model->bridges[i], NULL);
 }

@@ -8,6 +8,19 @@
  * model_free() releases all of them. Pointers between objects are borrowed.
  * The text the configuration sets once (names, paths, values) is stored by
  * the model too (model_store_text()) and lives as long as it.
+ *
+ * A model is what one configuration defines plus what has been observed of
+ * it. A reload loads a fresh model and carries what is known into it from the
+ * running one (model_carry()): nothing is observed again that did not change.
+ * Each observation is three-valued, up, down or not observed (yet, or no
+ * longer: its source lost sight of it), and a bridge changes state only on
+ * what is known: it is ready once every backend is observed up, waiting as
+ * soon as one is observed down, and otherwise keeps the state it has. So a
+ * bridge never becomes ready on a guess, and never flaps while a source is
+ * looked at again (a reload, a restart, xenstore coming back).
+ *
+ * The model logs nothing and knows no event loop: its observer hears each
+ * change (the daemon logs and publishes it).
  */
 #pragma once
 
@@ -21,6 +34,13 @@
 enum bridge_state {
     BRIDGE_WAITING,
     BRIDGE_READY,
+};
+
+/* What is known of one backend now. */
+enum backend_readiness {
+    BACKEND_UNOBSERVED,      /* a source has not reported (since it began, or lost sight) */
+    BACKEND_UP,
+    BACKEND_DOWN,
 };
 
 enum probe_kind {
@@ -55,6 +75,7 @@ struct frontend {
     const char *name;
     unsigned int domid;
     struct source_location where;
+    bool known;              /* absent and directory_private were read (or carried) */
     bool absent;             /* its xenstore home was gone at the last domain event */
     /* Its xenready directory, when last read, was the daemon's and readable
      * by this frontend alone: a node made in it inherits exactly the
@@ -69,11 +90,18 @@ struct backend {
     enum probe_kind probe;
     enum backend_owner owner;    /* probe = announce */
     unsigned int owner_uid;      /* owner = OWNER_UID */
-    /* Last observation reported by the probe. */
-    bool ready;
-    /* ready is probe_ready && (no liveness || alive). */
+    /* What the probe and the liveness source last reported, and whether
+     * they have reported since they began following the backend (or since
+     * they lost sight of it). */
     bool probe_ready;
+    bool probe_observed;
     bool alive;
+    bool alive_observed;
+    /* Derived (backend_update()): up when the probe and the liveness source
+     * are observed and hold, down when either is observed not to. */
+    bool ready;
+    bool down;
+    enum backend_readiness last_known;   /* up or down as last observed; unobserved: never */
     /* The keys of the backend's own probe kind: one kind per backend, so
      * they share room (read only those of backend->probe). */
     union {
@@ -91,7 +119,7 @@ struct backend {
     struct bridge **bridges;
     struct bridge *first_bridge;
     size_t bridge_count;
-    const char *detail;          /* why it is not ready, for status; may be NULL;
+    const char *detail;          /* why it is not up, for status; may be NULL;
                                   * probe_detail or liveness_detail */
     /* Liveness, combinable with any probe: at most one of the two is set. */
     const char *pidfile;
@@ -112,21 +140,30 @@ struct bridge {
     struct source_location where;
     struct backend **backends;
     size_t backend_count;
-    size_t ready_count;
+    size_t ready_count;      /* backends observed up */
+    size_t down_count;       /* backends observed down */
     enum bridge_state state;
     uint64_t state_since_usec;   /* CLOCK_REALTIME of the last transition */
     unsigned int timeout_seconds;  /* start-up timeout, 0: none */
+    /* CLOCK_MONOTONIC when the start-up timeout passes; 0: not set yet
+     * (bridge-timeout.c sets it). Carried across reloads with the timeout. */
+    uint64_t timeout_deadline_usec;
     bool degraded;           /* timed out at start-up; daemon-side only */
-    bool been_ready;         /* has been READY since the model was built */
+    bool been_ready;         /* has been READY since the daemon started */
 };
 
-/* Told about every bridge transition, once, after it is logged. */
+/* Told about every bridge transition, once. cause is the backend whose
+ * observation made it, NULL when a reload changed the bridge itself. */
 typedef void (*model_transition_fn)(struct bridge *bridge, enum bridge_state old_state,
                                     const struct backend *cause, void *userdata);
 
-/* Told after every change of a backend's readiness (and the bridge
- * transitions it caused), and of why a backend that is not ready is not. */
-typedef void (*model_backend_fn)(struct backend *backend, void *userdata);
+/* Told after every change of what is known of a backend (and after the
+ * bridge transitions it caused), and of why a backend that is not up is not;
+ * last_known is what was last observed of it before (up or down;
+ * unobserved: nothing yet), so that a backend looked at again and found as
+ * it was is no news. */
+typedef void (*model_backend_fn)(struct backend *backend, enum backend_readiness last_known,
+                                 void *userdata);
 
 struct model_observer {
     model_transition_fn on_transition;
@@ -192,13 +229,21 @@ int model_link(struct bridge *bridge, struct backend *backend);
 void model_set_observer(struct model *model, const struct model_observer *observer);
 
 /*
- * The state machine's only input: a probe's latest observation of a backend.
- * Repeated observations are harmless; a bridge changes state exactly when the
- * last of its backends becomes ready or the first one stops being ready.
- * detail (may be NULL) says why a backend is not ready.
+ * The state machine's input: a probe's latest observation of a backend.
+ * Repeated observations are harmless; a bridge becomes ready when the last
+ * of its backends is observed up, and waits as soon as one is observed down.
+ * detail (may be NULL) says why a backend is not up.
  */
 void model_set_backend_ready(struct model *model, struct backend *backend, bool ready,
                              const char *detail);
+/* The probe lost sight of the backend (its source went away: xenstore):
+ * the backend is not observed until the probe reports again, and its
+ * bridges keep their state meanwhile. detail says why. */
+void model_forget_backend(struct model *model, struct backend *backend, const char *detail);
+/* The same for its liveness source. */
+void model_forget_backend_alive(struct model *model, struct backend *backend,
+                                const char *detail);
+enum backend_readiness backend_readiness(const struct backend *backend);
 
 /* Whether a backend has a liveness source (pidfile or liveness-unit). */
 bool backend_has_liveness(const struct backend *backend);
@@ -216,9 +261,33 @@ void model_set_backend_alive(struct model *model, struct backend *backend, bool 
  * a bridge that becomes ready is no longer degraded. Logging is the caller's. */
 void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool degraded);
 
+/* Whether two backends are defined alike: same probe and keys, same
+ * liveness, same owner. Where they are is not part of it. */
+bool backend_same_definition(const struct backend *a, const struct backend *b);
+
+/*
+ * Copies what is known from old (the running model, left as it is) into
+ * model (freshly loaded, not observed yet): each backend defined as before
+ * keeps its observations; each frontend with the same name and domid keeps
+ * what the domain events found; each bridge of the same name and frontend
+ * domid (so with the same node) keeps its state, since, degraded state and
+ * start-up deadline (the deadline only with the same timeout). No observer
+ * is told: model_settle() then re-evaluates the bridges. 0 or -ENOMEM.
+ */
+int model_carry(struct model *model, const struct model *old);
+/* The state a new bridge's frontend was last shown (by an earlier instance):
+ * the bridge starts from it, so that what changed since is a transition
+ * like any other. No observer is told. */
+void model_seed_bridge(struct model *model, struct bridge *bridge, enum bridge_state state);
+/* Re-evaluates every bridge against what is known of its backends; each
+ * change is a transition, told to the observer with no cause when no backend
+ * observation made it (a reload changed which backends the bridge needs). */
+void model_settle(struct model *model);
+
 const char *bridge_state_name(enum bridge_state state);
-/* Counts bridges in state READY. */
+/* Counts bridges in state READY; and those READY or degraded. */
 size_t model_ready_bridge_count(const struct model *model);
+size_t model_settled_bridge_count(const struct model *model);
 /* Whether anything in the model goes through xenstore: a backend some bridge
  * needs that is read there, or a bridge signalled there (xenstore, evtchn,
  * whose port is published there, or sysrq). A model that needs none (static

@@ -135,20 +135,39 @@ int path_watcher_new(struct path_watcher **out, struct ev_loop *loop)
     return 0;
 }
 
+static void watch_free(struct path_watch *watch)
+{
+    free(watch->path);
+    free(watch->parent);
+    free(watch->directory);
+    free(watch);
+}
+
 void path_watcher_free(struct path_watcher *watcher)
 {
     if (!watcher)
         return;
     ev_io_stop(watcher->loop, &watcher->io);
     close(watcher->fd);
-    for (size_t i = 0; i < watcher->count; i++) {
-        free(watcher->watches[i]->path);
-        free(watcher->watches[i]->parent);
-        free(watcher->watches[i]->directory);
-        free(watcher->watches[i]);
-    }
+    for (size_t i = 0; i < watcher->count; i++)
+        watch_free(watcher->watches[i]);
     free(watcher->watches);
     free(watcher);
+}
+
+void path_watch_remove(struct path_watch *watch)
+{
+    if (!watch)
+        return;
+    struct path_watcher *watcher = watch->watcher;
+    for (size_t i = 0; i < watcher->count; i++)
+        if (watcher->watches[i] == watch) {
+            watcher->watches[i] = watcher->watches[--watcher->count];
+            break;
+        }
+    if (watch->wd >= 0 && !wd_in_use(watcher, watch->wd))
+        inotify_rm_watch(watcher->fd, watch->wd);
+    watch_free(watch);
 }
 
 int path_watch_add(struct path_watcher *watcher, const char *path, path_watch_fn fn,
@@ -175,8 +194,10 @@ int path_watch_add(struct path_watcher *watcher, const char *path, path_watch_fn
     watch->userdata = userdata;
     watcher->watches[watcher->count++] = watch;
     int r = watch_resolve(watch);
-    if (r < 0)
-        return r;   /* stays in the list, freed with the watcher */
+    if (r < 0) {
+        path_watch_remove(watch);
+        return r;
+    }
     *out = watch;
     return 0;
 }

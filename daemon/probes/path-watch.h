@@ -25,6 +25,9 @@ void path_watcher_free(struct path_watcher *watcher);
  * the loop, never from path_watch_add(). */
 int path_watch_add(struct path_watcher *watcher, const char *path, path_watch_fn fn,
                    void *userdata, struct path_watch **out);
+/* Removes a watch (NULL-safe); the directory's inotify watch goes with the
+ * last path that used it. Not from the watch's own callback. */
+void path_watch_remove(struct path_watch *watch);
 /* The directory being watched now: path's parent, or its nearest existing
  * ancestor when the parent does not exist (yet). */
 const char *path_watch_directory(const struct path_watch *watch);

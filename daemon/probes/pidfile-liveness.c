@@ -6,8 +6,6 @@
  * pidfd in the loop (its death is an event), the pidfile with inotify (a
  * restarted backend writes a new one).
  */
-#include "pidfile-liveness.h"
-
 #include <ctype.h>
 #include <errno.h>
 #include <ev.h>
@@ -18,14 +16,16 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "followed.h"
 #include "path-watch.h"
 #include "probe.h"
 #include "process-watch.h"
 #include "util/log.h"
+#include "util/model-log.h"
 
 struct pidfile_backend {
+    struct followed followed;    /* first: the backend */
     struct pidfile_liveness *liveness;
-    struct backend *backend;
     struct path_watch *watch;
     struct process_watch process;
     char *problem;           /* last problem logged, to log each once */
@@ -35,8 +35,8 @@ struct pidfile_liveness {
     struct probe probe;
     struct ev_loop *loop;
     struct path_watcher *watcher;
-    struct pidfile_backend **backends;
-    size_t count;
+    struct followed_set backends;
+    struct model *staged_model;
 };
 
 static struct pidfile_liveness *to_liveness(struct probe *probe)
@@ -70,13 +70,13 @@ static void process_on_exit(struct process_watch *watch, pid_t pid, void *userda
     struct pidfile_backend *entry = userdata;
     char detail[PATH_MAX + 64];
     snprintf(detail, sizeof(detail), "process %d (pidfile %s) exited", (int)pid,
-             entry->backend->pidfile);
-    model_set_backend_alive(entry->liveness->probe.model, entry->backend, false, detail);
+             entry->followed.backend->pidfile);
+    model_set_backend_alive(entry->liveness->probe.model, entry->followed.backend, false, detail);
 }
 
 static void pidfile_check(struct pidfile_backend *entry)
 {
-    const char *path = entry->backend->pidfile;
+    const char *path = entry->followed.backend->pidfile;
     char detail[PATH_MAX + 128];
     pid_t pid = 0;
     int r = read_pidfile(path, &pid);
@@ -97,14 +97,14 @@ static void pidfile_check(struct pidfile_backend *entry)
         problem = true;
     } else {
         if (process_watch_follow(&entry->process, pid) == 0) {
-            log_backend_problem(&entry->problem, entry->backend, NULL);
-            model_set_backend_alive(entry->liveness->probe.model, entry->backend, true, NULL);
+            log_backend_problem(&entry->problem, entry->followed.backend, NULL);
+            model_set_backend_alive(entry->liveness->probe.model, entry->followed.backend, true, NULL);
             return;
         }
         snprintf(detail, sizeof(detail), "process %d (pidfile %s) is not running", (int)pid, path);
     }
-    log_backend_problem(&entry->problem, entry->backend, problem ? detail : NULL);
-    model_set_backend_alive(entry->liveness->probe.model, entry->backend, false, detail);
+    log_backend_problem(&entry->problem, entry->followed.backend, problem ? detail : NULL);
+    model_set_backend_alive(entry->liveness->probe.model, entry->followed.backend, false, detail);
 }
 
 static void pidfile_on_file_event(struct path_watch *watch, void *userdata)
@@ -112,78 +112,96 @@ static void pidfile_on_file_event(struct path_watch *watch, void *userdata)
     pidfile_check(userdata);
 }
 
-static int pidfile_liveness_add_backend(struct probe *base, struct backend *backend)
+static int pidfile_entry_create(void *probe, struct backend *backend, struct followed **out)
 {
-    struct pidfile_liveness *liveness = to_liveness(base);
+    struct pidfile_liveness *liveness = probe;
     struct pidfile_backend *entry = calloc(1, sizeof(*entry));
-    struct pidfile_backend **grown = realloc(liveness->backends,
-                                             (liveness->count + 1) * sizeof(*grown));
-    if (grown)
-        liveness->backends = grown;
-    if (!entry || !grown) {
-        free(entry);
+    if (!entry)
         return -ENOMEM;
-    }
+    entry->followed.backend = backend;
     entry->liveness = liveness;
-    entry->backend = backend;
     process_watch_init(&entry->process, liveness->loop, process_on_exit, entry);
-    liveness->backends[liveness->count++] = entry;
-    return 0;
-}
-
-static int pidfile_liveness_arm(struct probe *base)
-{
-    struct pidfile_liveness *liveness = to_liveness(base);
-    for (size_t i = 0; i < liveness->count; i++) {
-        struct pidfile_backend *entry = liveness->backends[i];
-        int r = path_watch_add(liveness->watcher, entry->backend->pidfile, pidfile_on_file_event,
-                               entry, &entry->watch);
-        if (r < 0) {
-            log_backend(LOG_ERR, entry->backend, "backend %s: cannot watch pidfile %s: %s",
-                        entry->backend->name, entry->backend->pidfile, strerror(-r));
-            return r;
-        }
+    int r = path_watch_add(liveness->watcher, backend->pidfile, pidfile_on_file_event, entry,
+                           &entry->watch);
+    if (r < 0) {
+        log_backend(LOG_ERR, backend, "backend %s: cannot watch pidfile %s: %s", backend->name,
+                    backend->pidfile, strerror(-r));
+        free(entry);
+        return r;
     }
+    *out = &entry->followed;
     return 0;
 }
 
-static int pidfile_liveness_scan(struct probe *base)
+static void pidfile_entry_scan(void *probe, struct followed *followed)
+{
+    pidfile_check((struct pidfile_backend *)followed);
+}
+
+static void pidfile_entry_destroy(void *probe, struct followed *followed)
+{
+    struct pidfile_backend *entry = (struct pidfile_backend *)followed;
+    process_watch_release(&entry->process);
+    path_watch_remove(entry->watch);
+    free(entry->problem);
+    free(entry);
+}
+
+static const struct followed_ops pidfile_entry_ops = {
+    .create = pidfile_entry_create,
+    .scan = pidfile_entry_scan,
+    .destroy = pidfile_entry_destroy,
+};
+
+static int pidfile_liveness_stage(struct probe *base, struct model *model, bool strict)
 {
     struct pidfile_liveness *liveness = to_liveness(base);
-    for (size_t i = 0; i < liveness->count; i++)
-        pidfile_check(liveness->backends[i]);
-    return 0;
+    liveness->staged_model = model;
+    return followed_stage(&liveness->backends, model);
+}
+
+static void pidfile_liveness_commit(struct probe *base)
+{
+    struct pidfile_liveness *liveness = to_liveness(base);
+    base->model = liveness->staged_model;
+    followed_commit(&liveness->backends);
+}
+
+static void pidfile_liveness_abort(struct probe *base)
+{
+    followed_abort(&to_liveness(base)->backends);
 }
 
 static void pidfile_liveness_free(struct probe *base)
 {
     struct pidfile_liveness *liveness = to_liveness(base);
-    for (size_t i = 0; i < liveness->count; i++) {
-        process_watch_release(&liveness->backends[i]->process);
-        free(liveness->backends[i]->problem);
-        free(liveness->backends[i]);
-    }
+    followed_clear(&liveness->backends);
     path_watcher_free(liveness->watcher);
-    free(liveness->backends);
     free(liveness);
 }
 
 static const struct probe_ops pidfile_liveness_ops = {
     .name = "pidfile",
-    .add_backend = pidfile_liveness_add_backend,
-    .arm = pidfile_liveness_arm,
-    .scan = pidfile_liveness_scan,
+    .stage = pidfile_liveness_stage,
+    .commit = pidfile_liveness_commit,
+    .abort = pidfile_liveness_abort,
     .free = pidfile_liveness_free,
 };
 
-int pidfile_liveness_new(struct probe **out, struct model *model, struct ev_loop *loop)
+static bool pidfile_liveness_follows(const struct backend *backend)
+{
+    return backend->pidfile != NULL;
+}
+
+static int pidfile_liveness_new(struct probe **out, const struct probe_context *context)
 {
     struct pidfile_liveness *liveness = calloc(1, sizeof(*liveness));
     if (!liveness)
         return -ENOMEM;
-    liveness->probe = (struct probe){.ops = &pidfile_liveness_ops, .model = model};
-    liveness->loop = loop;
-    int r = path_watcher_new(&liveness->watcher, loop);
+    liveness->probe = (struct probe){.ops = &pidfile_liveness_ops};
+    liveness->loop = context->loop;
+    followed_init(&liveness->backends, &pidfile_entry_ops, liveness, pidfile_liveness_follows);
+    int r = path_watcher_new(&liveness->watcher, context->loop);
     if (r < 0) {
         free(liveness);
         return r;
@@ -191,3 +209,11 @@ int pidfile_liveness_new(struct probe **out, struct model *model, struct ev_loop
     *out = &liveness->probe;
     return 0;
 }
+
+/* Liveness from a pidfile (pidfile = PATH, with any probe): the backend is
+ * alive while the process the file names runs; model_set_backend_alive(). */
+const struct probe_type pidfile_liveness_type = {
+    .name = "pidfile",
+    .follows = pidfile_liveness_follows,
+    .create = pidfile_liveness_new,
+};

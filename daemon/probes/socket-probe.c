@@ -17,7 +17,6 @@
  *  - the death of the process holding the socket (a pidfd in the loop; the
  *    holder is found through /proc/PID/fd).
  */
-#include "socket-probe.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -28,11 +27,13 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "followed.h"
 #include "path-watch.h"
 #include "probe.h"
 #include "process-watch.h"
 #include "socket-diag.h"
 #include "util/log.h"
+#include "util/model-log.h"
 
 /* Re-checks after an event: 10 ms doubling, 8 times (2.55 s in all). */
 #define RECHECK_FIRST_SECONDS 0.01
@@ -41,8 +42,8 @@
 enum check_cause { CAUSE_SCAN, CAUSE_FILE_EVENT, CAUSE_RECHECK, CAUSE_HOLDER_EXIT };
 
 struct socket_backend {
+    struct followed followed;    /* first: the backend */
     struct socket_probe *probe;
-    struct backend *backend;
     struct path_watch *watch;
     ev_timer recheck;
     unsigned int rechecks_left;
@@ -55,8 +56,8 @@ struct socket_probe {
     struct probe probe;
     struct ev_loop *loop;
     struct path_watcher *watcher;
-    struct socket_backend **backends;
-    size_t count;
+    struct followed_set backends;
+    struct model *staged_model;
     bool proc_only;          /* sock_diag unavailable or disabled */
 };
 
@@ -76,8 +77,8 @@ static void socket_check(struct socket_backend *entry, enum check_cause cause);
 static void holder_on_exit(struct process_watch *watch, pid_t pid, void *userdata)
 {
     struct socket_backend *entry = userdata;
-    log_backend(LOG_DEBUG, entry->backend, "backend %s: process %d holding %s exited",
-                entry->backend->name, (int)pid, entry->backend->socket_path);
+    log_backend(LOG_DEBUG, entry->followed.backend, "backend %s: process %d holding %s exited",
+                entry->followed.backend->name, (int)pid, entry->followed.backend->socket_path);
     entry->holder_sock_ino = 0;
     socket_check(entry, CAUSE_HOLDER_EXIT);
 }
@@ -90,9 +91,9 @@ static void holder_follow(struct socket_backend *entry, unsigned long sock_ino)
     holder_release(entry);
     pid_t pid = socket_diag_find_holder("/proc", sock_ino);
     if (pid <= 0 || process_watch_follow(&entry->holder, pid) < 0) {
-        log_backend(LOG_DEBUG, entry->backend,
+        log_backend(LOG_DEBUG, entry->followed.backend,
                     "backend %s: no process found holding %s; its death will not be seen",
-                    entry->backend->name, entry->backend->socket_path);
+                    entry->followed.backend->name, entry->followed.backend->socket_path);
         return;
     }
     entry->holder_sock_ino = sock_ino;
@@ -117,7 +118,7 @@ static int socket_dump(struct socket_probe *probe, struct unix_socket_info **soc
 static bool socket_observe(struct socket_backend *entry, char *detail, size_t size,
                            bool *problem, bool *is_socket, unsigned long *sock_ino)
 {
-    const char *path = entry->backend->socket_path;
+    const char *path = entry->followed.backend->socket_path;
     struct stat st;
     *problem = false;
     *is_socket = false;
@@ -205,12 +206,12 @@ static void socket_check(struct socket_backend *entry, enum check_cause cause)
     }
     struct model *model = entry->probe->probe.model;
     if (ready) {
-        log_backend_problem(&entry->problem, entry->backend, NULL);
+        log_backend_problem(&entry->problem, entry->followed.backend, NULL);
         recheck_stop(entry);
-        model_set_backend_ready(model, entry->backend, true, NULL);
+        model_set_backend_ready(model, entry->followed.backend, true, NULL);
         return;
     }
-    log_backend_problem(&entry->problem, entry->backend, problem ? detail : NULL);
+    log_backend_problem(&entry->problem, entry->followed.backend, problem ? detail : NULL);
     if (problem)
         recheck_stop(entry);   /* nothing to wait for */
     else if (cause == CAUSE_FILE_EVENT || (cause == CAUSE_SCAN && is_socket))
@@ -224,11 +225,11 @@ static void socket_check(struct socket_backend *entry, enum check_cause cause)
      * so that its death ends the grace at once (found by the flapping test:
      * a backend unlinked, re-bound and killed within a series stayed ready
      * for the whole series, 2.55 s). */
-    if (ev_is_active(&entry->recheck) && entry->backend->probe_ready &&
+    if (ev_is_active(&entry->recheck) && entry->followed.backend->probe_ready &&
         cause != CAUSE_HOLDER_EXIT)
         return;
     holder_release(entry);
-    model_set_backend_ready(model, entry->backend, false, detail);
+    model_set_backend_ready(model, entry->followed.backend, false, detail);
 }
 
 static void socket_on_file_event(struct path_watch *watch, void *userdata)
@@ -236,83 +237,103 @@ static void socket_on_file_event(struct path_watch *watch, void *userdata)
     socket_check(userdata, CAUSE_FILE_EVENT);
 }
 
-static int socket_probe_add_backend(struct probe *base, struct backend *backend)
+static int socket_entry_create(void *probe_pointer, struct backend *backend,
+                               struct followed **out)
 {
-    struct socket_probe *probe = to_socket_probe(base);
+    struct socket_probe *probe = probe_pointer;
     struct socket_backend *entry = calloc(1, sizeof(*entry));
-    struct socket_backend **grown = realloc(probe->backends, (probe->count + 1) * sizeof(*grown));
-    if (grown)
-        probe->backends = grown;
-    if (!entry || !grown) {
-        free(entry);
+    if (!entry)
         return -ENOMEM;
-    }
+    entry->followed.backend = backend;
     entry->probe = probe;
-    entry->backend = backend;
     ev_timer_init(&entry->recheck, recheck_on_timer, 0, 0);
     entry->recheck.data = entry;
     process_watch_init(&entry->holder, probe->loop, holder_on_exit, entry);
-    probe->backends[probe->count++] = entry;
-    return 0;
-}
-
-static int socket_probe_arm(struct probe *base)
-{
-    struct socket_probe *probe = to_socket_probe(base);
-    for (size_t i = 0; i < probe->count; i++) {
-        struct socket_backend *entry = probe->backends[i];
-        int r = path_watch_add(probe->watcher, entry->backend->socket_path, socket_on_file_event,
-                               entry, &entry->watch);
-        if (r < 0) {
-            log_backend(LOG_ERR, entry->backend, "backend %s: cannot watch %s: %s",
-                        entry->backend->name, entry->backend->socket_path, strerror(-r));
-            return r;
-        }
+    int r = path_watch_add(probe->watcher, backend->socket_path, socket_on_file_event, entry,
+                           &entry->watch);
+    if (r < 0) {
+        log_backend(LOG_ERR, backend, "backend %s: cannot watch %s: %s", backend->name,
+                    backend->socket_path, strerror(-r));
+        free(entry);
+        return r;
     }
+    *out = &entry->followed;
     return 0;
 }
 
-static int socket_probe_scan(struct probe *base)
+static void socket_entry_scan(void *probe, struct followed *followed)
+{
+    socket_check((struct socket_backend *)followed, CAUSE_SCAN);
+}
+
+static void socket_entry_destroy(void *probe_pointer, struct followed *followed)
+{
+    struct socket_probe *probe = probe_pointer;
+    struct socket_backend *entry = (struct socket_backend *)followed;
+    ev_timer_stop(probe->loop, &entry->recheck);
+    holder_release(entry);
+    path_watch_remove(entry->watch);
+    free(entry->problem);
+    free(entry);
+}
+
+static const struct followed_ops socket_entry_ops = {
+    .create = socket_entry_create,
+    .scan = socket_entry_scan,
+    .destroy = socket_entry_destroy,
+};
+
+static int socket_probe_stage(struct probe *base, struct model *model, bool strict)
 {
     struct socket_probe *probe = to_socket_probe(base);
-    for (size_t i = 0; i < probe->count; i++)
-        socket_check(probe->backends[i], CAUSE_SCAN);
-    return 0;
+    probe->staged_model = model;
+    return followed_stage(&probe->backends, model);
+}
+
+static void socket_probe_commit(struct probe *base)
+{
+    struct socket_probe *probe = to_socket_probe(base);
+    base->model = probe->staged_model;
+    followed_commit(&probe->backends);
+}
+
+static void socket_probe_abort(struct probe *base)
+{
+    followed_abort(&to_socket_probe(base)->backends);
 }
 
 static void socket_probe_free(struct probe *base)
 {
     struct socket_probe *probe = to_socket_probe(base);
-    for (size_t i = 0; i < probe->count; i++) {
-        struct socket_backend *entry = probe->backends[i];
-        ev_timer_stop(probe->loop, &entry->recheck);
-        holder_release(entry);
-        free(entry->problem);
-        free(entry);
-    }
+    followed_clear(&probe->backends);
     path_watcher_free(probe->watcher);
-    free(probe->backends);
     free(probe);
 }
 
 static const struct probe_ops socket_probe_ops = {
     .name = "socket",
-    .add_backend = socket_probe_add_backend,
-    .arm = socket_probe_arm,
-    .scan = socket_probe_scan,
+    .stage = socket_probe_stage,
+    .commit = socket_probe_commit,
+    .abort = socket_probe_abort,
     .free = socket_probe_free,
 };
 
-int socket_probe_new(struct probe **out, struct model *model, struct ev_loop *loop)
+static bool socket_probe_follows(const struct backend *backend)
+{
+    return backend->probe == PROBE_SOCKET;
+}
+
+static int socket_probe_new(struct probe **out, const struct probe_context *context)
 {
     struct socket_probe *probe = calloc(1, sizeof(*probe));
     if (!probe)
         return -ENOMEM;
-    probe->probe = (struct probe){.ops = &socket_probe_ops, .model = model};
-    probe->loop = loop;
+    probe->probe = (struct probe){.ops = &socket_probe_ops};
+    probe->loop = context->loop;
+    followed_init(&probe->backends, &socket_entry_ops, probe, socket_probe_follows);
     const char *diag = getenv("XENREADY_SOCKET_DIAG");
     probe->proc_only = diag && strcmp(diag, "proc") == 0;
-    int r = path_watcher_new(&probe->watcher, loop);
+    int r = path_watcher_new(&probe->watcher, context->loop);
     if (r < 0) {
         free(probe);
         return r;
@@ -320,3 +341,13 @@ int socket_probe_new(struct probe **out, struct model *model, struct ev_loop *lo
     *out = &probe->probe;
     return 0;
 }
+
+/* Backends that are ready while a UNIX socket at their path is listening or
+ * has an accepted connection (probe = socket: vhost-user backends). Setting
+ * XENREADY_SOCKET_DIAG=proc in the environment skips sock_diag and reads
+ * /proc/net/unix only (xenreadyd(8)). */
+const struct probe_type socket_probe_type = {
+    .name = "socket",
+    .follows = socket_probe_follows,
+    .create = socket_probe_new,
+};

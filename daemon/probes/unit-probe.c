@@ -3,8 +3,8 @@
  * Units through sd-bus, driven from the libev loop: the bus fd in an ev_io
  * whose events, and an ev_timer whose deadline, are refreshed from
  * sd_bus_get_events()/sd_bus_get_timeout() before the loop blocks (ev_prepare);
- * every call is asynchronous, so a slow or absent systemd never blocks the
- * daemon.
+ * every call is asynchronous and the connection is closed without flushing,
+ * so a slow, absent or wedged bus never blocks the daemon.
  *
  * systemd sends a unit's PropertiesChanged only while some client has called
  * Manager.Subscribe() (org.freedesktop.systemd1(5)), so the probe subscribes
@@ -13,11 +13,12 @@
  * keeps a sender's messages in order, so no change falls between the answer
  * and the signals. Type=notify backends reach "active" after READY=1.
  *
- * Without a bus (not running yet, or gone) every unit backend waits with that
- * reason; the probe reconnects when the bus socket is created again.
+ * While systemd is being asked (a new unit, the bus or systemd back after
+ * being away) the unit is not observed, so its bridges keep their state; an
+ * answer that has not come within UNIT_ANSWER_SECONDS counts as down. Without
+ * a bus to connect to every unit backend is down with that reason; the probe
+ * connects when the bus socket is created again.
  */
-#include "unit-probe.h"
-
 #include <errno.h>
 #include <ev.h>
 #include <poll.h>
@@ -40,6 +41,8 @@
 /* Retries after the bus socket appeared (the daemon may not listen yet). */
 #define RECONNECT_RETRIES 5
 #define RECONNECT_DELAY_SECONDS 0.1
+/* How long a unit may go unobserved while systemd is asked (xenreadyd(8)). */
+#define UNIT_ANSWER_SECONDS 5.0
 
 struct unit_consumer {
     struct backend *backend;
@@ -54,9 +57,17 @@ struct unit_entry {
     char *active_state;
     char *load_state;
     char *detail;            /* why not active; NULL once active */
+    bool observed;           /* detail is an observation, told to the consumers */
+    ev_tstamp asked_at;      /* when it stopped being observed */
     bool missing_logged;
     struct unit_consumer *consumers;
     size_t consumer_count;
+    /* The stage under way: the consumers it will have, and whether it is
+     * kept (or made) for the staged model. */
+    struct unit_consumer *staged_consumers;
+    size_t staged_consumer_count;
+    bool staged;
+    bool fresh;
 };
 
 struct unit_probe {
@@ -71,6 +82,10 @@ struct unit_probe {
     sd_bus_slot *subscribe;
     struct unit_entry **units;
     size_t count;
+    struct unit_entry **staged;
+    size_t staged_count;
+    struct model *staged_model;
+    ev_timer answer_deadline;    /* runs while some unit is not observed */
     char *bus_socket;        /* the socket to watch for reconnecting; may be NULL */
     struct path_watcher *watcher;
     struct path_watch *bus_watch;
@@ -84,26 +99,57 @@ static struct unit_probe *to_unit_probe(struct probe *probe)
     return (struct unit_probe *)probe;
 }
 
+/* Tells the consumers what is observed of the unit, or that it is not. */
 static void unit_report(struct unit_entry *entry)
 {
     struct model *model = entry->probe->probe.model;
     bool active = entry->detail == NULL;
     for (size_t i = 0; i < entry->consumer_count; i++) {
         struct unit_consumer *consumer = &entry->consumers[i];
-        if (consumer->liveness)
+        if (!entry->observed && consumer->liveness)
+            model_forget_backend_alive(model, consumer->backend, entry->detail);
+        else if (!entry->observed)
+            model_forget_backend(model, consumer->backend, entry->detail);
+        else if (consumer->liveness)
             model_set_backend_alive(model, consumer->backend, active, entry->detail);
         else
             model_set_backend_ready(model, consumer->backend, active, entry->detail);
     }
 }
 
-static void unit_set_detail(struct unit_entry *entry, const char *detail)
+static void replace(char **slot, const char *value)
 {
-    free(entry->detail);
-    entry->detail = detail ? strdup(detail) : NULL;
+    free(*slot);
+    *slot = value ? strdup(value) : NULL;
+}
+
+/* An observation: active (detail NULL) or why not. */
+static void unit_observe(struct unit_entry *entry, const char *detail)
+{
+    replace(&entry->detail, detail);
     if (detail && !entry->detail)
         entry->detail = strdup("out of memory");
+    entry->observed = true;
     unit_report(entry);
+}
+
+static void deadline_arm(struct unit_probe *probe);
+
+/* No longer observed (systemd is being asked, or is away): the consumers
+ * keep their bridges' state until the answer, or UNIT_ANSWER_SECONDS. */
+static void unit_forget(struct unit_entry *entry, const char *why)
+{
+    replace(&entry->active_state, NULL);
+    replace(&entry->load_state, NULL);
+    replace(&entry->object_path, NULL);
+    char detail[512];
+    snprintf(detail, sizeof(detail), "unit %s: %s", entry->name, why);
+    replace(&entry->detail, detail);
+    if (entry->observed || !entry->asked_at)
+        entry->asked_at = ev_now(entry->probe->loop);
+    entry->observed = false;
+    unit_report(entry);
+    deadline_arm(entry->probe);
 }
 
 /* Re-derives the unit's readiness from the last properties seen. */
@@ -115,26 +161,55 @@ static void unit_update(struct unit_entry *entry)
         if (!entry->missing_logged)
             log_message(LOG_WARNING, "%s (systemd: LoadState=not-found)", detail);
         entry->missing_logged = true;
-        unit_set_detail(entry, detail);
+        unit_observe(entry, detail);
         return;
     }
     entry->missing_logged = false;
     if (!entry->active_state) {
-        snprintf(detail, sizeof(detail), "asking systemd about unit %s", entry->name);
-        unit_set_detail(entry, detail);
+        unit_forget(entry, "asking systemd");
     } else if (strcmp(entry->active_state, "active") == 0
                || strcmp(entry->active_state, "reloading") == 0) {
-        unit_set_detail(entry, NULL);
+        unit_observe(entry, NULL);
     } else {
         snprintf(detail, sizeof(detail), "unit %s is %s", entry->name, entry->active_state);
-        unit_set_detail(entry, detail);
+        unit_observe(entry, detail);
     }
 }
 
-static void replace(char **slot, const char *value)
+/* The oldest question without an answer decides when the deadline is. */
+static void deadline_arm(struct unit_probe *probe)
 {
-    free(*slot);
-    *slot = value ? strdup(value) : NULL;
+    ev_tstamp oldest = 0;
+    for (size_t i = 0; i < probe->count; i++) {
+        const struct unit_entry *entry = probe->units[i];
+        if (!entry->observed && entry->asked_at && (!oldest || entry->asked_at < oldest))
+            oldest = entry->asked_at;
+    }
+    ev_timer_stop(probe->loop, &probe->answer_deadline);
+    if (!oldest)
+        return;
+    ev_tstamp left = oldest + UNIT_ANSWER_SECONDS - ev_now(probe->loop);
+    ev_timer_set(&probe->answer_deadline, left > 0 ? left : 0, 0);
+    ev_timer_start(probe->loop, &probe->answer_deadline);
+}
+
+static void deadline_on_timer(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+    struct unit_probe *probe = timer->data;
+    ev_tstamp now = ev_now(loop);
+    for (size_t i = 0; i < probe->count; i++) {
+        struct unit_entry *entry = probe->units[i];
+        if (entry->observed || !entry->asked_at
+            || entry->asked_at + UNIT_ANSWER_SECONDS > now + 1e-3)
+            continue;
+        char detail[512];
+        snprintf(detail, sizeof(detail), "unit %s: systemd did not answer within %.0f s",
+                 entry->name, UNIT_ANSWER_SECONDS);
+        log_message(LOG_WARNING, "%s; it counts as down until systemd answers", detail);
+        entry->asked_at = 0;
+        unit_observe(entry, detail);
+    }
+    deadline_arm(probe);
 }
 
 /* Reads the ActiveState and LoadState members of an a{sv}. */
@@ -169,14 +244,14 @@ static void unit_failed(struct unit_entry *entry, const sd_bus_error *error, con
                                         SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
         /* Logged once by on_subscribed(); NameOwnerChanged resumes. */
         snprintf(detail, sizeof(detail), "unit %s: systemd is not on the system bus", entry->name);
-        unit_set_detail(entry, detail);
+        unit_observe(entry, detail);
         return;
     }
     snprintf(detail, sizeof(detail), "systemd did not answer %s for unit %s: %s", what,
              entry->name, error && error->message ? error->message : "no reason given");
     if (!entry->detail || strcmp(entry->detail, detail) != 0)
         log_message(LOG_WARNING, "%s", detail);
-    unit_set_detail(entry, detail);
+    unit_observe(entry, detail);
 }
 
 static int unit_on_properties(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
@@ -252,6 +327,14 @@ static void unit_lookup(struct unit_entry *entry, const char *method)
         unit_failed(entry, &SD_BUS_ERROR_MAKE_CONST("", strerror(-r)), method);
 }
 
+/* Asks systemd about the unit from scratch; until it answers the unit is
+ * not observed. */
+static void unit_ask(struct unit_entry *entry)
+{
+    unit_forget(entry, "asking systemd");
+    unit_lookup(entry, "GetUnit");
+}
+
 static int unit_on_properties_changed(sd_bus_message *message, void *userdata,
                                       sd_bus_error *ret_error)
 {
@@ -298,7 +381,6 @@ static int on_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *re
 }
 
 static void bus_drop(struct unit_probe *probe, const char *why);
-static void units_report_all(struct unit_probe *probe, const char *why);
 
 /* Subscribes and asks for every unit: on connecting, and whenever systemd
  * (re)appears on the bus. */
@@ -309,10 +391,32 @@ static int systemd_follow(struct unit_probe *probe)
                                      SYSTEMD_MANAGER, "Subscribe", on_subscribed, probe, "");
     if (r < 0)
         return r;
-    units_report_all(probe, NULL);
     for (size_t i = 0; i < probe->count; i++)
-        unit_lookup(probe->units[i], "GetUnit");
+        unit_ask(probe->units[i]);
     return 0;
+}
+
+/* Observed down, because the probe cannot ask (no bus). */
+static void unit_observe_problem(struct unit_entry *entry, const char *why)
+{
+    char detail[512];
+    replace(&entry->active_state, NULL);
+    replace(&entry->load_state, NULL);
+    replace(&entry->object_path, NULL);
+    snprintf(detail, sizeof(detail), "unit %s: %s", entry->name, why);
+    unit_observe(entry, detail);
+}
+
+static void units_observe_all(struct unit_probe *probe, const char *why)
+{
+    for (size_t i = 0; i < probe->count; i++)
+        unit_observe_problem(probe->units[i], why);
+}
+
+static void units_forget_all(struct unit_probe *probe, const char *why)
+{
+    for (size_t i = 0; i < probe->count; i++)
+        unit_forget(probe->units[i], why);
 }
 
 static int on_systemd_owner_changed(sd_bus_message *message, void *userdata,
@@ -327,11 +431,13 @@ static int on_systemd_owner_changed(sd_bus_message *message, void *userdata,
         log_message(LOG_INFO, "systemd is on the system bus (%s); following %zu unit(s)",
                     new_owner, probe->count);
         if (systemd_follow(probe) < 0)
-            units_report_all(probe, "cannot ask systemd");
+            units_observe_all(probe, "cannot ask systemd");
     } else {
+        /* A daemon-reexec leaves the bus for a moment: the units' bridges
+         * keep their state unless systemd stays away. */
         log_message(LOG_WARNING, "systemd left the system bus; %zu unit(s) wait for it",
                     probe->count);
-        units_report_all(probe, "systemd is not on the system bus");
+        units_forget_all(probe, "systemd is not on the system bus");
     }
     return 0;
 }
@@ -384,23 +490,6 @@ static void bus_on_prepare(struct ev_loop *loop, ev_prepare *prepare, int revent
     }
 }
 
-static void units_report_all(struct unit_probe *probe, const char *why)
-{
-    for (size_t i = 0; i < probe->count; i++) {
-        struct unit_entry *entry = probe->units[i];
-        char detail[512];
-        replace(&entry->active_state, NULL);
-        replace(&entry->load_state, NULL);
-        replace(&entry->object_path, NULL);
-        if (why) {
-            snprintf(detail, sizeof(detail), "unit %s: %s", entry->name, why);
-            unit_set_detail(entry, detail);
-        } else {
-            unit_update(entry);
-        }
-    }
-}
-
 static void bus_note_problem(struct unit_probe *probe, const char *problem)
 {
     if (problem && probe->bus_problem && strcmp(problem, probe->bus_problem) == 0)
@@ -412,19 +501,35 @@ static void bus_note_problem(struct unit_probe *probe, const char *problem)
                     probe->bus_socket ? probe->bus_socket : "");
 }
 
-static void bus_drop(struct unit_probe *probe, const char *why)
+/* Lets go of the connection: never flushed (a broker that does not read
+ * would hold the daemon for sd-bus's own timeouts, up to 90 s). */
+static void bus_close(struct unit_probe *probe)
 {
     for (size_t i = 0; i < probe->count; i++)
         probe->units[i]->call = sd_bus_slot_unref(probe->units[i]->call);
+    for (size_t i = 0; i < probe->staged_count; i++)
+        probe->staged[i]->call = sd_bus_slot_unref(probe->staged[i]->call);
     probe->match = sd_bus_slot_unref(probe->match);
     probe->owner_match = sd_bus_slot_unref(probe->owner_match);
     probe->subscribe = sd_bus_slot_unref(probe->subscribe);
     ev_io_stop(probe->loop, &probe->io);
     ev_timer_stop(probe->loop, &probe->timeout);
     ev_prepare_stop(probe->loop, &probe->prepare);
-    probe->bus = sd_bus_flush_close_unref(probe->bus);
+    probe->bus = sd_bus_close_unref(probe->bus);
+}
+
+static void reconnect_soon(struct unit_probe *probe);
+
+/* The connection broke: the units' bridges keep their state while the
+ * probe connects again, for UNIT_ANSWER_SECONDS. A broker restarted on the
+ * same socket (socket activation) makes no file event: a few attempts
+ * follow at once, then the bus socket's next event. */
+static void bus_drop(struct unit_probe *probe, const char *why)
+{
+    bus_close(probe);
     bus_note_problem(probe, why);
-    units_report_all(probe, why);
+    units_forget_all(probe, why);
+    reconnect_soon(probe);
 }
 
 static int bus_connect(struct unit_probe *probe)
@@ -435,7 +540,7 @@ static int bus_connect(struct unit_probe *probe)
         char why[256];
         snprintf(why, sizeof(why), "system bus unavailable: %s", strerror(-r));
         bus_note_problem(probe, why);
-        units_report_all(probe, why);
+        units_observe_all(probe, why);
         return r;
     }
     probe->bus = bus;
@@ -451,7 +556,9 @@ static int bus_connect(struct unit_probe *probe)
     if (r >= 0)
         r = systemd_follow(probe);
     if (r < 0) {
-        bus_drop(probe, "cannot talk on the system bus");
+        bus_close(probe);
+        bus_note_problem(probe, "cannot talk on the system bus");
+        units_observe_all(probe, "cannot talk on the system bus");
         return r;
     }
     bus_note_problem(probe, NULL);
@@ -472,102 +579,168 @@ static void reconnect_on_timer(struct ev_loop *loop, ev_timer *timer, int revent
     ev_timer_start(loop, timer);
 }
 
-static void bus_on_socket_event(struct path_watch *watch, void *userdata)
+static void reconnect_soon(struct unit_probe *probe)
 {
-    struct unit_probe *probe = userdata;
-    if (probe->bus)
-        return;
     probe->reconnect_left = RECONNECT_RETRIES;
     ev_timer_stop(probe->loop, &probe->reconnect);
-    ev_timer_set(&probe->reconnect, 0., 0.);
+    ev_timer_set(&probe->reconnect, RECONNECT_DELAY_SECONDS, 0.);
     ev_timer_start(probe->loop, &probe->reconnect);
 }
 
-static int add_consumer(struct unit_probe *probe, const char *name, struct backend *backend,
-                        bool liveness)
+static void bus_on_socket_event(struct path_watch *watch, void *userdata)
 {
-    struct unit_entry *entry = NULL;
-    for (size_t i = 0; i < probe->count && !entry; i++)
-        if (strcmp(probe->units[i]->name, name) == 0)
-            entry = probe->units[i];
+    struct unit_probe *probe = userdata;
+    if (!probe->bus)
+        reconnect_soon(probe);
+}
+
+static void entry_free(struct unit_entry *entry)
+{
+    sd_bus_slot_unref(entry->call);
+    free(entry->name);
+    free(entry->object_path);
+    free(entry->active_state);
+    free(entry->load_state);
+    free(entry->detail);
+    free(entry->consumers);
+    free(entry->staged_consumers);
+    free(entry);
+}
+
+static struct unit_entry *find_entry(struct unit_entry **entries, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(entries[i]->name, name) == 0)
+            return entries[i];
+    return NULL;
+}
+
+/* Stages backend as a consumer of the unit called name. */
+static int stage_consumer(struct unit_probe *probe, const char *name, struct backend *backend,
+                          bool liveness)
+{
+    struct unit_entry *entry = find_entry(probe->staged, probe->staged_count, name);
     if (!entry) {
-        struct unit_entry **grown = realloc(probe->units, (probe->count + 1) * sizeof(*grown));
+        struct unit_entry **grown = realloc(probe->staged,
+                                            (probe->staged_count + 1) * sizeof(*grown));
         if (!grown)
             return -ENOMEM;
-        probe->units = grown;
-        entry = calloc(1, sizeof(*entry));
-        if (!entry || !(entry->name = strdup(name))) {
-            free(entry);
-            return -ENOMEM;
+        probe->staged = grown;
+        entry = find_entry(probe->units, probe->count, name);
+        if (!entry) {
+            entry = calloc(1, sizeof(*entry));
+            if (!entry || !(entry->name = strdup(name))) {
+                free(entry);
+                return -ENOMEM;
+            }
+            entry->probe = probe;
+            entry->fresh = true;
         }
-        entry->probe = probe;
-        probe->units[probe->count++] = entry;
+        entry->staged = true;
+        probe->staged[probe->staged_count++] = entry;
     }
-    struct unit_consumer *consumers = realloc(entry->consumers,
-                                              (entry->consumer_count + 1) * sizeof(*consumers));
+    struct unit_consumer *consumers = realloc(entry->staged_consumers,
+                                              (entry->staged_consumer_count + 1)
+                                                  * sizeof(*consumers));
     if (!consumers)
         return -ENOMEM;
-    entry->consumers = consumers;
-    consumers[entry->consumer_count++] = (struct unit_consumer){backend, liveness};
+    entry->staged_consumers = consumers;
+    consumers[entry->staged_consumer_count++] = (struct unit_consumer){backend, liveness};
     return 0;
 }
 
-static int unit_probe_add_backend(struct probe *base, struct backend *backend)
+static void unit_probe_abort(struct probe *base)
 {
     struct unit_probe *probe = to_unit_probe(base);
+    for (size_t i = 0; i < probe->staged_count; i++) {
+        struct unit_entry *entry = probe->staged[i];
+        if (entry->fresh) {
+            entry_free(entry);
+            continue;
+        }
+        free(entry->staged_consumers);
+        entry->staged_consumers = NULL;
+        entry->staged_consumer_count = 0;
+        entry->staged = false;
+    }
+    free(probe->staged);
+    probe->staged = NULL;
+    probe->staged_count = 0;
+}
+
+static int unit_probe_stage(struct probe *base, struct model *model, bool strict)
+{
+    struct unit_probe *probe = to_unit_probe(base);
+    unit_probe_abort(base);
+    probe->staged_model = model;
     int r = 0;
-    if (backend->probe == PROBE_UNIT && backend->unit)
-        r = add_consumer(probe, backend->unit, backend, false);
-    if (r == 0 && backend->liveness_unit)
-        r = add_consumer(probe, backend->liveness_unit, backend, true);
+    for (size_t i = 0; r == 0 && i < model->backend_count; i++) {
+        struct backend *backend = model->backends[i];
+        if (!backend->bridge_count)
+            continue;
+        if (backend->probe == PROBE_UNIT && backend->unit)
+            r = stage_consumer(probe, backend->unit, backend, false);
+        if (r == 0 && backend->liveness_unit)
+            r = stage_consumer(probe, backend->liveness_unit, backend, true);
+    }
+    /* The first stage watches the bus socket, to connect when it appears. */
+    if (r == 0 && !probe->bus_watch && probe->bus_socket && probe->bus_socket[0] == '/') {
+        int w = path_watch_add(probe->watcher, probe->bus_socket, bus_on_socket_event, probe,
+                               &probe->bus_watch);
+        if (w < 0)
+            log_message(LOG_WARNING, "cannot watch the system bus socket %s: %s",
+                        probe->bus_socket, strerror(-w));
+    }
+    if (r < 0)
+        unit_probe_abort(base);
     return r;
 }
 
-static int unit_probe_arm(struct probe *base)
+/* Kept units keep what systemd said (their consumers defined as before kept
+ * it in the model too; new consumers are told it now); new units are asked. */
+static void unit_probe_commit(struct probe *base)
 {
     struct unit_probe *probe = to_unit_probe(base);
-    if (probe->bus_socket && probe->bus_socket[0] == '/') {
-        int r = path_watch_add(probe->watcher, probe->bus_socket, bus_on_socket_event, probe,
-                               &probe->bus_watch);
-        if (r < 0)
-            log_message(LOG_WARNING, "cannot watch the system bus socket %s: %s",
-                        probe->bus_socket, strerror(-r));
+    base->model = probe->staged_model;
+    for (size_t i = 0; i < probe->count; i++)
+        if (!probe->units[i]->staged)
+            entry_free(probe->units[i]);
+    free(probe->units);
+    probe->units = probe->staged;
+    probe->count = probe->staged_count;
+    probe->staged = NULL;
+    probe->staged_count = 0;
+    for (size_t i = 0; i < probe->count; i++) {
+        struct unit_entry *entry = probe->units[i];
+        free(entry->consumers);
+        entry->consumers = entry->staged_consumers;
+        entry->consumer_count = entry->staged_consumer_count;
+        entry->staged_consumers = NULL;
+        entry->staged_consumer_count = 0;
+        entry->staged = false;
+        bool fresh = entry->fresh;
+        entry->fresh = false;
+        if (!fresh)
+            unit_report(entry);
+        else if (probe->bus)
+            unit_ask(entry);
+        else if (probe->bus_problem)
+            unit_observe_problem(entry, probe->bus_problem);
     }
-    return 0;
-}
-
-static int unit_probe_scan(struct probe *base)
-{
-    struct unit_probe *probe = to_unit_probe(base);
-    /* The answers arrive through the loop; until then units are "asked". */
-    if (!probe->bus)
+    if (!probe->bus && !probe->bus_problem && probe->count)
         bus_connect(probe);
-    return 0;
+    deadline_arm(probe);
 }
 
 static void unit_probe_free(struct probe *base)
 {
     struct unit_probe *probe = to_unit_probe(base);
-    for (size_t i = 0; i < probe->count; i++)
-        probe->units[i]->call = sd_bus_slot_unref(probe->units[i]->call);
-    probe->match = sd_bus_slot_unref(probe->match);
-    probe->owner_match = sd_bus_slot_unref(probe->owner_match);
-    probe->subscribe = sd_bus_slot_unref(probe->subscribe);
-    ev_io_stop(probe->loop, &probe->io);
-    ev_timer_stop(probe->loop, &probe->timeout);
+    unit_probe_abort(base);
+    bus_close(probe);
     ev_timer_stop(probe->loop, &probe->reconnect);
-    ev_prepare_stop(probe->loop, &probe->prepare);
-    sd_bus_flush_close_unref(probe->bus);
-    for (size_t i = 0; i < probe->count; i++) {
-        struct unit_entry *entry = probe->units[i];
-        free(entry->name);
-        free(entry->object_path);
-        free(entry->active_state);
-        free(entry->load_state);
-        free(entry->detail);
-        free(entry->consumers);
-        free(entry);
-    }
+    ev_timer_stop(probe->loop, &probe->answer_deadline);
+    for (size_t i = 0; i < probe->count; i++)
+        entry_free(probe->units[i]);
     path_watcher_free(probe->watcher);
     free(probe->units);
     free(probe->bus_socket);
@@ -577,9 +750,9 @@ static void unit_probe_free(struct probe *base)
 
 static const struct probe_ops unit_probe_ops = {
     .name = "unit",
-    .add_backend = unit_probe_add_backend,
-    .arm = unit_probe_arm,
-    .scan = unit_probe_scan,
+    .stage = unit_probe_stage,
+    .commit = unit_probe_commit,
+    .abort = unit_probe_abort,
     .free = unit_probe_free,
 };
 
@@ -594,13 +767,18 @@ static char *bus_socket_path(void)
     return strndup(address + 10, strcspn(address + 10, ",;"));
 }
 
-int unit_probe_new(struct probe **out, struct model *model, struct ev_loop *loop)
+static bool unit_probe_follows(const struct backend *backend)
+{
+    return (backend->probe == PROBE_UNIT && backend->unit) || backend->liveness_unit;
+}
+
+static int unit_probe_new(struct probe **out, const struct probe_context *context)
 {
     struct unit_probe *probe = calloc(1, sizeof(*probe));
     if (!probe)
         return -ENOMEM;
-    probe->probe = (struct probe){.ops = &unit_probe_ops, .model = model};
-    probe->loop = loop;
+    probe->probe = (struct probe){.ops = &unit_probe_ops};
+    probe->loop = context->loop;
     probe->bus_socket = bus_socket_path();
     ev_init(&probe->io, bus_on_io);
     ev_timer_init(&probe->timeout, bus_on_timeout, 0., 0.);
@@ -609,7 +787,9 @@ int unit_probe_new(struct probe **out, struct model *model, struct ev_loop *loop
     probe->prepare.data = probe;
     ev_timer_init(&probe->reconnect, reconnect_on_timer, 0., 0.);
     probe->reconnect.data = probe;
-    int r = path_watcher_new(&probe->watcher, loop);
+    ev_timer_init(&probe->answer_deadline, deadline_on_timer, 0., 0.);
+    probe->answer_deadline.data = probe;
+    int r = path_watcher_new(&probe->watcher, context->loop);
     if (r < 0) {
         free(probe->bus_socket);
         free(probe);
@@ -618,3 +798,13 @@ int unit_probe_new(struct probe **out, struct model *model, struct ev_loop *loop
     *out = &probe->probe;
     return 0;
 }
+
+/* Backends with probe = unit (ready while the unit's ActiveState is active)
+ * and backends with liveness-unit = (alive while it is): both follow
+ * org.freedesktop.systemd1 on the system bus, DBUS_SYSTEM_BUS_ADDRESS or
+ * /run/dbus/system_bus_socket. */
+const struct probe_type unit_probe_type = {
+    .name = "unit",
+    .follows = unit_probe_follows,
+    .create = unit_probe_new,
+};

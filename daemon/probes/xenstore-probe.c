@@ -9,8 +9,6 @@
  * through an index sorted by path, not by a scan of the subtree: a DomD with
  * 10,000 backends under ~/backend takes one event per backend in a burst.
  */
-#include "xenstore-probe.h"
-
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -30,6 +28,7 @@
 struct watched_backend {
     struct backend *backend;
     const char *rest;        /* "" or "/…" */
+    bool fresh;              /* new or changed at the last stage: read at commit */
 };
 
 struct subtree {
@@ -37,8 +36,11 @@ struct subtree {
     struct watched_backend *backends;   /* configuration order, the scan's */
     size_t backend_count;
     size_t backend_capacity;
-    struct watched_backend **by_path;   /* sorted with path_compare(), built by arm */
+    struct watched_backend **by_path;   /* sorted with path_compare() */
     struct xenstore_probe *probe;
+    struct xenstore_watch *watch;
+    bool watch_taken;        /* by the subtree of the same root being staged */
+    bool watch_fresh;        /* added by the stage under way */
     /* Why xenstored does not watch it (no room), NULL once it does: its
      * backends are not ready, since nothing would tell of their changes. */
     char *watch_error;
@@ -47,8 +49,11 @@ struct subtree {
 struct xenstore_probe {
     struct probe probe;
     struct xenstore *xenstore;
-    struct subtree *subtrees;
+    struct subtree **subtrees;
     size_t subtree_count;
+    struct subtree **staged;
+    size_t staged_count;
+    struct model *staged_model;
 };
 
 static struct xenstore_probe *to_xenstore_probe(struct probe *probe)
@@ -217,9 +222,30 @@ static void subtree_on_event(const char *path, void *userdata)
     free(matches);
 }
 
-static int xenstore_probe_add_backend(struct probe *base, struct backend *backend)
+/* The staged subtree of root, made when missing. */
+static struct subtree *staged_subtree(struct xenstore_probe *probe, const char *root)
 {
-    struct xenstore_probe *probe = to_xenstore_probe(base);
+    for (size_t i = 0; i < probe->staged_count; i++)
+        if (strcmp(probe->staged[i]->root, root) == 0)
+            return probe->staged[i];
+    struct subtree **grown = realloc(probe->staged, (probe->staged_count + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    probe->staged = grown;
+    struct subtree *subtree = calloc(1, sizeof(*subtree));
+    if (!subtree || !(subtree->root = strdup(root))) {
+        free(subtree);
+        return NULL;
+    }
+    subtree->probe = probe;
+    grown[probe->staged_count++] = subtree;
+    return subtree;
+}
+
+/* Stages backend in the subtree of its path; fresh unless the running
+ * model had it, defined alike. */
+static int stage_backend(struct xenstore_probe *probe, struct backend *backend)
+{
     char *path = NULL;
     if (backend->xenstore_path[0] == '/')
         path = strdup(backend->xenstore_path);
@@ -227,28 +253,11 @@ static int xenstore_probe_add_backend(struct probe *base, struct backend *backen
                       backend->xenstore_path) < 0)
         path = NULL;
     char *root = path ? subtree_root(path) : NULL;
-    if (!root) {
+    struct subtree *subtree = root ? staged_subtree(probe, root) : NULL;
+    free(root);
+    if (!subtree) {
         free(path);
         return -ENOMEM;
-    }
-
-    struct subtree *subtree = NULL;
-    for (size_t i = 0; i < probe->subtree_count; i++)
-        if (strcmp(probe->subtrees[i].root, root) == 0)
-            subtree = &probe->subtrees[i];
-    if (subtree) {
-        free(root);
-    } else {
-        struct subtree *grown = realloc(probe->subtrees,
-                                        (probe->subtree_count + 1) * sizeof(*grown));
-        if (!grown) {
-            free(root);
-            free(path);
-            return -ENOMEM;
-        }
-        probe->subtrees = grown;
-        subtree = &grown[probe->subtree_count++];
-        *subtree = (struct subtree){.root = root};
     }
     if (subtree->backend_count == subtree->backend_capacity) {
         size_t capacity = subtree->backend_capacity ? 2 * subtree->backend_capacity : 8;
@@ -265,46 +274,111 @@ static int xenstore_probe_add_backend(struct probe *base, struct backend *backen
     const char *rest = backend->xenstore_path + strlen(backend->xenstore_path)
                        - (strlen(path) - strlen(subtree->root));
     free(path);
+    const struct backend *before = probe->probe.model
+                                       ? model_find_backend(probe->probe.model, backend->name)
+                                       : NULL;
+    bool fresh = !before || !before->bridge_count || !backend_same_definition(before, backend);
     subtree->backends[subtree->backend_count++] =
-        (struct watched_backend){.backend = backend, .rest = rest};
+        (struct watched_backend){.backend = backend, .rest = rest, .fresh = fresh};
     return 0;
 }
 
-static int xenstore_probe_arm(struct probe *base)
+static void subtree_free(struct subtree *subtree)
+{
+    free(subtree->backends);
+    free(subtree->by_path);
+    free(subtree->root);
+    free(subtree->watch_error);
+    free(subtree);
+}
+
+static struct subtree *running_subtree(struct xenstore_probe *probe, const char *root)
+{
+    for (size_t i = 0; i < probe->subtree_count; i++)
+        if (strcmp(probe->subtrees[i]->root, root) == 0)
+            return probe->subtrees[i];
+    return NULL;
+}
+
+static void xenstore_probe_abort(struct probe *base)
 {
     struct xenstore_probe *probe = to_xenstore_probe(base);
-    /* The array no longer grows: callbacks may keep pointers into it. */
-    for (size_t i = 0; i < probe->subtree_count; i++) {
-        struct subtree *subtree = &probe->subtrees[i];
-        subtree->probe = probe;
+    for (size_t i = 0; i < probe->staged_count; i++) {
+        struct subtree *subtree = probe->staged[i];
+        if (subtree->watch_fresh)
+            xenstore_watch_remove(probe->xenstore, subtree->watch);
+        subtree_free(subtree);
+    }
+    for (size_t i = 0; i < probe->subtree_count; i++)
+        probe->subtrees[i]->watch_taken = false;
+    free(probe->staged);
+    probe->staged = NULL;
+    probe->staged_count = 0;
+}
+
+/* The running subtree's watch if there is one; otherwise a new one, which
+ * xenstored may refuse for lack of room: strict (a reload) fails then, and
+ * otherwise the subtree waits for room with its backends not ready. */
+static int subtree_watch(struct xenstore_probe *probe, struct subtree *subtree, bool strict)
+{
+    struct subtree *running = running_subtree(probe, subtree->root);
+    if (running && running->watch) {
+        running->watch_taken = true;
+        subtree->watch = running->watch;
+        if (running->watch_error)
+            subtree->watch_error = strdup(running->watch_error);
+        return 0;
+    }
+    int r = xenstore_watch_add(probe->xenstore, subtree->root, subtree_on_event, subtree, !strict,
+                               &subtree->watch);
+    subtree->watch_fresh = subtree->watch != NULL;
+    if (r == 0 || r == -ENOTCONN) {
+        log_message(LOG_DEBUG, "watching %s for %zu backend(s)", subtree->root,
+                    subtree->backend_count);
+        return 0;
+    }
+    if (!strict && xenstore_error_is_room(r)) {
+        /* The other subtrees still work; this one waits for room. */
+        if (asprintf(&subtree->watch_error, "not watched: xenstored refused a watch on %s: "
+                     "%s%s; tried again after the next xenstore event", subtree->root,
+                     strerror(-r), xenstore_error_hint(r)) < 0)
+            subtree->watch_error = NULL;
+        log_message(LOG_ERR, "cannot watch %s in xenstore: %s%s; its %zu backend(s) count "
+                    "as not ready until it is watched (tried again after each batch of "
+                    "xenstore events)", subtree->root, strerror(-r), xenstore_error_hint(r),
+                    subtree->backend_count);
+        return 0;
+    }
+    log_message(LOG_ERR, "cannot watch %s in xenstore: %s%s", subtree->root, strerror(-r),
+                xenstore_error_hint(r));
+    return r;
+}
+
+static int xenstore_probe_stage(struct probe *base, struct model *model, bool strict)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    xenstore_probe_abort(base);
+    probe->staged_model = model;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < model->backend_count; i++)
+        if (model->backends[i]->bridge_count && model->backends[i]->probe == PROBE_XENSTORE)
+            r = stage_backend(probe, model->backends[i]);
+    for (size_t i = 0; r == 0 && i < probe->staged_count; i++) {
+        struct subtree *subtree = probe->staged[i];
         subtree->by_path = malloc(subtree->backend_count * sizeof(*subtree->by_path));
-        if (!subtree->by_path)
-            return -ENOMEM;
+        if (!subtree->by_path) {
+            r = -ENOMEM;
+            break;
+        }
         for (size_t j = 0; j < subtree->backend_count; j++)
             subtree->by_path[j] = &subtree->backends[j];
         qsort(subtree->by_path, subtree->backend_count, sizeof(*subtree->by_path),
               compare_by_path);
-        int r = xenstore_watch(probe->xenstore, subtree->root, subtree_on_event, subtree);
-        if (r < 0 && xenstore_error_is_room(r)) {
-            /* The other subtrees still work; this one waits for room. */
-            if (asprintf(&subtree->watch_error, "not watched: xenstored refused a watch on %s: "
-                         "%s%s; tried again after the next xenstore event or reload",
-                         subtree->root, strerror(-r), xenstore_error_hint(r)) < 0)
-                subtree->watch_error = NULL;
-            log_message(LOG_ERR, "cannot watch %s in xenstore: %s%s; its %zu backend(s) count "
-                        "as not ready until it is watched (tried again after each batch of "
-                        "xenstore events and at reload)", subtree->root, strerror(-r),
-                        xenstore_error_hint(r), subtree->backend_count);
-            continue;
-        }
-        if (r < 0) {
-            log_message(LOG_ERR, "cannot watch %s in xenstore: %s", subtree->root, strerror(-r));
-            return r;
-        }
-        log_message(LOG_DEBUG, "watching %s for %zu backend(s)", subtree->root,
-                    subtree->backend_count);
+        r = subtree_watch(probe, subtree, strict);
     }
-    return 0;
+    if (r < 0)
+        xenstore_probe_abort(base);
+    return r;
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -392,41 +466,104 @@ static void subtree_find_absent(struct xenstore_probe *probe, const struct subtr
     }
 }
 
-static int xenstore_probe_scan(struct probe *base)
+/* Reads the backends of a subtree: all of them, or only the fresh ones. */
+static void subtree_scan(struct xenstore_probe *probe, struct subtree *subtree, bool all)
+{
+    bool *absent = NULL;
+    bool every = true;
+    for (size_t j = 0; !all && every && j < subtree->backend_count; j++)
+        every = subtree->backends[j].fresh;
+    /* A listing spares reads when every backend of the subtree is read. */
+    if (every && !subtree->watch_error && subtree->backend_count > 1) {
+        absent = calloc(subtree->backend_count, sizeof(*absent));
+        if (absent)
+            subtree_find_absent(probe, subtree, 0, subtree->backend_count, 0, absent);
+    }
+    /* In configuration order, whatever the listings found. */
+    for (size_t j = 0; j < subtree->backend_count; j++) {
+        struct watched_backend *watched = &subtree->backends[j];
+        if (!all && !watched->fresh)
+            continue;
+        watched->fresh = false;
+        /* Read now, it could change unseen: not ready until watched. */
+        if (subtree->watch_error)
+            model_set_backend_ready(probe->probe.model, watched->backend, false,
+                                    subtree->watch_error);
+        else if (absent && absent[j])
+            probe_observe(probe, subtree, watched, -ENOENT, NULL, 0);
+        else
+            probe_read_backend(probe, subtree, watched);
+    }
+    free(absent);
+}
+
+static void xenstore_probe_commit(struct probe *base)
 {
     struct xenstore_probe *probe = to_xenstore_probe(base);
     for (size_t i = 0; i < probe->subtree_count; i++) {
-        struct subtree *subtree = &probe->subtrees[i];
-        bool *absent = NULL;
-        if (!subtree->watch_error && subtree->backend_count > 1) {
-            absent = calloc(subtree->backend_count, sizeof(*absent));
-            if (absent)
-                subtree_find_absent(probe, subtree, 0, subtree->backend_count, 0, absent);
-        }
-        /* In configuration order, as before, whatever the listings found. */
-        for (size_t j = 0; j < subtree->backend_count; j++) {
-            /* Read now, it could change unseen: not ready until watched. */
-            if (subtree->watch_error)
-                model_set_backend_ready(probe->probe.model, subtree->backends[j].backend, false,
-                                        subtree->watch_error);
-            else if (absent && absent[j])
-                probe_observe(probe, subtree, &subtree->backends[j], -ENOENT, NULL, 0);
-            else
-                probe_read_backend(probe, subtree, &subtree->backends[j]);
-        }
-        free(absent);
+        struct subtree *subtree = probe->subtrees[i];
+        if (!subtree->watch_taken)
+            xenstore_watch_remove(probe->xenstore, subtree->watch);
+        subtree_free(subtree);
     }
-    return 0;
+    free(probe->subtrees);
+    probe->subtrees = probe->staged;
+    probe->subtree_count = probe->staged_count;
+    probe->staged = NULL;
+    probe->staged_count = 0;
+    base->model = probe->staged_model;
+    for (size_t i = 0; i < probe->subtree_count; i++) {
+        struct subtree *subtree = probe->subtrees[i];
+        subtree->watch_fresh = false;
+        if (subtree->watch)
+            xenstore_watch_retarget(subtree->watch, subtree_on_event, subtree);
+    }
+    /* Without a connection the fresh backends are read once it is back. */
+    if (!xenstore_connected(probe->xenstore))
+        return;
+    for (size_t i = 0; i < probe->subtree_count; i++)
+        subtree_scan(probe, probe->subtrees[i], false);
+}
+
+/* Nothing read from xenstore is current any more: the backends' bridges
+ * keep their state until each is read again. */
+static void xenstore_probe_lost(struct probe *base)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    for (size_t i = 0; i < probe->subtree_count; i++)
+        for (size_t j = 0; j < probe->subtrees[i]->backend_count; j++)
+            model_forget_backend(base->model, probe->subtrees[i]->backends[j].backend,
+                                 "xenstore connection lost: read again once it is back");
+}
+
+/* Connected again (the watches armed again, or waiting for room), or
+ * xenstored may have dropped our events: every backend is read again. */
+static void xenstore_probe_back(struct probe *base)
+{
+    struct xenstore_probe *probe = to_xenstore_probe(base);
+    for (size_t i = 0; i < probe->subtree_count; i++) {
+        struct subtree *subtree = probe->subtrees[i];
+        bool armed = subtree->watch && xenstore_watch_armed(subtree->watch);
+        if (armed) {
+            free(subtree->watch_error);
+            subtree->watch_error = NULL;
+        } else if (!subtree->watch_error
+                   && asprintf(&subtree->watch_error, "not watched: xenstored refused a watch "
+                               "on %s for lack of room; tried again after the next xenstore "
+                               "event", subtree->root) < 0) {
+            subtree->watch_error = NULL;
+        }
+        subtree_scan(probe, subtree, true);
+    }
 }
 
 static void xenstore_probe_free(struct probe *base)
 {
     struct xenstore_probe *probe = to_xenstore_probe(base);
+    xenstore_probe_abort(base);
     for (size_t i = 0; i < probe->subtree_count; i++) {
-        free(probe->subtrees[i].backends);
-        free(probe->subtrees[i].by_path);
-        free(probe->subtrees[i].root);
-        free(probe->subtrees[i].watch_error);
+        xenstore_watch_remove(probe->xenstore, probe->subtrees[i]->watch);
+        subtree_free(probe->subtrees[i]);
     }
     free(probe->subtrees);
     free(probe);
@@ -434,19 +571,35 @@ static void xenstore_probe_free(struct probe *base)
 
 static const struct probe_ops xenstore_probe_ops = {
     .name = "xenstore",
-    .add_backend = xenstore_probe_add_backend,
-    .arm = xenstore_probe_arm,
-    .scan = xenstore_probe_scan,
+    .stage = xenstore_probe_stage,
+    .commit = xenstore_probe_commit,
+    .abort = xenstore_probe_abort,
     .free = xenstore_probe_free,
+    .xenstore_lost = xenstore_probe_lost,
+    .xenstore_back = xenstore_probe_back,
 };
 
-int xenstore_probe_new(struct probe **out, struct model *model, struct xenstore *xenstore)
+static bool xenstore_probe_follows(const struct backend *backend)
+{
+    return backend->probe == PROBE_XENSTORE;
+}
+
+static int xenstore_probe_new(struct probe **out, const struct probe_context *context)
 {
     struct xenstore_probe *probe = calloc(1, sizeof(*probe));
     if (!probe)
         return -ENOMEM;
-    probe->probe = (struct probe){.ops = &xenstore_probe_ops, .model = model};
-    probe->xenstore = xenstore;
+    probe->probe = (struct probe){.ops = &xenstore_probe_ops};
+    probe->xenstore = context->xenstore;
     *out = &probe->probe;
     return 0;
 }
+
+/* Backends that are ready when a xenstore node holds an expected value
+ * (probe = xenstore, probe = device-model). */
+const struct probe_type xenstore_probe_type = {
+    .name = "xenstore",
+    .needs_xenstore = true,
+    .follows = xenstore_probe_follows,
+    .create = xenstore_probe_new,
+};

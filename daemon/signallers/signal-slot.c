@@ -10,52 +10,125 @@
 #include "core/model.h"
 #include "signaller.h"
 #include "util/log.h"
+#include "util/model-log.h"
 
-int signal_slots_add(struct signal_slots *slots, struct bridge *bridge, const char *target, ...)
+void signal_slots_init(struct signal_slots *slots, const struct signal_slot_ops *ops,
+                       void *signaller)
 {
-    if (bridge->index >= slots->count) {
-        size_t count = bridge->index + 1;
-        struct signal_slot *grown = realloc(slots->slots, count * sizeof(*grown));
-        if (!grown)
-            return -ENOMEM;
-        memset(grown + slots->count, 0, (count - slots->count) * sizeof(*grown));
-        slots->slots = grown;
-        slots->count = count;
-    }
-    struct signal_slot *slot = &slots->slots[bridge->index];
-    *slot = (struct signal_slot){.bridge = bridge, .port = -1};
-    va_list args;
-    va_start(args, target);
-    int r = vasprintf(&slot->target, target, args);
-    va_end(args);
-    if (r < 0) {
-        *slot = (struct signal_slot){.port = -1};
+    *slots = (struct signal_slots){.ops = ops, .signaller = signaller};
+}
+
+static void slot_free(struct signal_slots *slots, struct signal_slot *slot)
+{
+    if (!slot->bridge)
+        return;
+    if (slots->ops->release)
+        slots->ops->release(slots->signaller, slot);
+    free(slot->target);
+    free(slot->error);
+    *slot = (struct signal_slot){.port = -1, .shown = -1};
+}
+
+void signal_slots_abort(struct signal_slots *slots)
+{
+    for (size_t i = 0; i < slots->staged_count; i++)
+        if (slots->staged[i].fresh)
+            slot_free(slots, &slots->staged[i]);
+    free(slots->staged);
+    free(slots->taken);
+    slots->staged = NULL;
+    slots->taken = NULL;
+    slots->staged_count = 0;
+}
+
+/* The running slot that serves the bridge called bridge->name as it is. */
+static struct signal_slot *running_slot(struct signal_slots *slots, const struct bridge *bridge)
+{
+    const struct bridge *old = slots->model ? model_find_bridge(slots->model, bridge->name) : NULL;
+    if (!old || old->index >= slots->count || !slots->slots[old->index].bridge
+        || slots->taken[old->index] || !slots->ops->same(old, bridge))
+        return NULL;
+    return &slots->slots[old->index];
+}
+
+int signal_slots_stage(struct signal_slots *slots, struct model *model, bool strict)
+{
+    signal_slots_abort(slots);
+    slots->staged_model = model;
+    if (model->bridge_count && !(slots->staged = calloc(model->bridge_count,
+                                                        sizeof(*slots->staged))))
         return -ENOMEM;
+    slots->staged_count = model->bridge_count;
+    if (slots->count && !(slots->taken = calloc(slots->count, sizeof(*slots->taken)))) {
+        signal_slots_abort(slots);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < model->bridge_count; i++)
+        slots->staged[i] = (struct signal_slot){.port = -1, .shown = -1};
+    for (size_t i = 0; i < model->bridge_count; i++) {
+        struct bridge *bridge = model->bridges[i];
+        if (!(bridge->signal_methods & slots->ops->method))
+            continue;
+        struct signal_slot *slot = &slots->staged[bridge->index];
+        struct signal_slot *kept = running_slot(slots, bridge);
+        if (kept) {
+            slots->taken[kept - slots->slots] = true;
+            *slot = *kept;
+            slot->bridge = bridge;
+            continue;
+        }
+        *slot = (struct signal_slot){.bridge = bridge, .port = -1, .shown = -1, .fresh = true,
+                                     .target = slots->ops->target(bridge)};
+        int r = slot->target ? 0 : -ENOMEM;
+        if (r == 0 && slots->ops->acquire)
+            r = slots->ops->acquire(slots->signaller, slot, strict);
+        if (r < 0) {
+            signal_slots_abort(slots);
+            return r;
+        }
     }
     return 0;
 }
 
-struct signal_slot *signal_slots_find(struct signal_slots *slots, const struct bridge *bridge)
+void signal_slots_commit(struct signal_slots *slots)
 {
-    if (bridge->index >= slots->count || !slots->slots[bridge->index].bridge)
-        return NULL;
-    return &slots->slots[bridge->index];
+    for (size_t i = 0; i < slots->count; i++)
+        if (!slots->taken || !slots->taken[i])
+            slot_free(slots, &slots->slots[i]);
+    free(slots->slots);
+    free(slots->taken);
+    slots->slots = slots->staged;
+    slots->count = slots->staged_count;
+    slots->model = slots->staged_model;
+    slots->staged = NULL;
+    slots->taken = NULL;
+    slots->staged_count = 0;
 }
 
 void signal_slots_clear(struct signal_slots *slots)
 {
-    for (size_t i = 0; i < slots->count; i++) {
-        free(slots->slots[i].target);
-        free(slots->slots[i].error);
-    }
+    signal_slots_abort(slots);
+    for (size_t i = 0; i < slots->count; i++)
+        slot_free(slots, &slots->slots[i]);
     free(slots->slots);
-    *slots = (struct signal_slots){0};
+    slots->slots = NULL;
+    slots->count = 0;
+}
+
+struct signal_slot *signal_slots_find(struct signal_slots *slots, const struct bridge *bridge)
+{
+    if (bridge->index >= slots->count || slots->slots[bridge->index].bridge != bridge)
+        return NULL;
+    return &slots->slots[bridge->index];
 }
 
 bool signal_slots_used(const struct signal_slots *slots)
 {
     for (size_t i = 0; i < slots->count; i++)
         if (slots->slots[i].bridge)
+            return true;
+    for (size_t i = 0; i < slots->staged_count; i++)
+        if (slots->staged[i].bridge)
             return true;
     return false;
 }

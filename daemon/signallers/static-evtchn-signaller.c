@@ -8,11 +8,10 @@
  * every transition to ready. A withdrawal cannot be expressed: it is logged
  * and nothing is sent.
  */
-#include "evtchn-signaller.h"
-
 #include <errno.h>
 #include <ev.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +20,7 @@
 #include "signal-slot.h"
 #include "signaller.h"
 #include "util/log.h"
+#include "util/model-log.h"
 #include "xen/evtchn.h"
 
 struct static_evtchn_signaller {
@@ -41,6 +41,8 @@ static int slot_bind(struct static_evtchn_signaller *signaller, struct signal_sl
     if (slot->port >= 0)
         return 0;
     unsigned int port = slot->bridge->static_evtchn_port;
+    if (!signaller->device.evtchn)
+        evtchn_device_open(&signaller->device, signaller->loop, "static port");
     struct evtchn *evtchn = evtchn_device_get(&signaller->device, slot);
     if (!evtchn)
         return signaller->device.open_error;
@@ -59,14 +61,17 @@ static int slot_bind(struct static_evtchn_signaller *signaller, struct signal_sl
     return 0;
 }
 
+/* Once per change of the bridge's state: a notification for "ready". */
 static void slot_signal(struct static_evtchn_signaller *signaller, struct signal_slot *slot)
 {
-    if (slot_bind(signaller, slot) < 0)
+    if (slot_bind(signaller, slot) < 0 || slot->shown == (int)slot->bridge->state)
         return;
     if (slot->bridge->state != BRIDGE_READY) {
-        log_bridge(LOG_NOTICE, slot->bridge, NULL,
-                   "bridge %s: not ready any more; static event channel %d cannot say so, "
-                   "nothing sent", slot->bridge->name, slot->port);
+        if (slot->shown >= 0)
+            log_bridge(LOG_NOTICE, slot->bridge, NULL,
+                       "bridge %s: not ready any more; static event channel %d cannot say so, "
+                       "nothing sent", slot->bridge->name, slot->port);
+        slot->shown = BRIDGE_WAITING;
         return;
     }
     int r = evtchn_notify(signaller->device.evtchn, (unsigned int)slot->port);
@@ -75,30 +80,77 @@ static void slot_signal(struct static_evtchn_signaller *signaller, struct signal
                          strerror(-r));
         return;
     }
+    slot->shown = BRIDGE_READY;
     signal_slot_succeed(slot, "static-evtchn");
 }
 
-static int static_evtchn_add_bridge(struct signaller *base, struct bridge *bridge)
+static bool slot_same(const struct bridge *old, const struct bridge *bridge)
 {
-    return signal_slots_add(&to_static(base)->slots, bridge, "static event channel %u",
-                            bridge->static_evtchn_port);
+    return old->static_evtchn_port == bridge->static_evtchn_port;
 }
 
-static int static_evtchn_start(struct signaller *base)
+static char *slot_target(const struct bridge *bridge)
+{
+    char *target = NULL;
+    if (asprintf(&target, "static event channel %u", bridge->static_evtchn_port) < 0)
+        return NULL;
+    return target;
+}
+
+/* A new bridge's channel is bound now: a reload fails without it. */
+static int slot_acquire(void *pointer, struct signal_slot *slot, bool strict)
+{
+    int r = slot_bind(pointer, slot);
+    return strict ? r : 0;
+}
+
+static void slot_release(void *pointer, struct signal_slot *slot)
+{
+    struct static_evtchn_signaller *signaller = pointer;
+    if (slot->port < 0 || !signaller->device.evtchn)
+        return;
+    int r = evtchn_unbind(signaller->device.evtchn, (unsigned int)slot->port);
+    log_bridge(r < 0 ? LOG_WARNING : LOG_INFO, slot->bridge, NULL,
+               "bridge %s: static event channel %d unbound%s%s", slot->bridge->name, slot->port,
+               r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+    slot->port = -1;
+}
+
+static const struct signal_slot_ops static_slot_ops = {
+    .method = SIGNAL_STATIC_EVTCHN,
+    .same = slot_same,
+    .target = slot_target,
+    .acquire = slot_acquire,
+    .release = slot_release,
+};
+
+static int static_evtchn_stage(struct signaller *base, struct model *model, bool strict)
+{
+    return signal_slots_stage(&to_static(base)->slots, model, strict);
+}
+
+static void static_evtchn_commit(struct signaller *base)
+{
+    signal_slots_commit(&to_static(base)->slots);
+}
+
+static void static_evtchn_abort(struct signaller *base)
+{
+    signal_slots_abort(&to_static(base)->slots);
+}
+
+/* A frontend waiting since before the bridge was configured (or the daemon
+ * started) learns it here: a new slot of a ready bridge is notified. */
+static void static_evtchn_start(struct signaller *base)
 {
     struct static_evtchn_signaller *signaller = to_static(base);
-    if (!signal_slots_used(&signaller->slots))
-        return 0;
-    evtchn_device_open(&signaller->device, signaller->loop, "static port");
     for (size_t i = 0; i < signaller->slots.count; i++) {
         struct signal_slot *slot = &signaller->slots.slots[i];
-        if (!slot->bridge || slot_bind(signaller, slot) < 0)
+        if (!slot->bridge || !slot->fresh)
             continue;
-        /* A frontend waiting since before we started learns it here. */
-        if (slot->bridge->state == BRIDGE_READY)
-            slot_signal(signaller, slot);
+        slot->fresh = false;
+        slot_signal(signaller, slot);
     }
-    return 0;
 }
 
 static void static_evtchn_publish(struct signaller *base, struct bridge *bridge)
@@ -125,20 +177,33 @@ static void static_evtchn_free(struct signaller *base)
 
 static const struct signaller_ops static_evtchn_signaller_ops = {
     .name = "static-evtchn",
-    .add_bridge = static_evtchn_add_bridge,
+    .stage = static_evtchn_stage,
+    .commit = static_evtchn_commit,
+    .abort = static_evtchn_abort,
     .start = static_evtchn_start,
     .publish = static_evtchn_publish,
     .report = static_evtchn_report,
     .free = static_evtchn_free,
 };
 
-int static_evtchn_signaller_new(struct signaller **out, struct ev_loop *loop)
+static int static_evtchn_signaller_new(struct signaller **out,
+                                       const struct signaller_context *context)
 {
     struct static_evtchn_signaller *signaller = calloc(1, sizeof(*signaller));
     if (!signaller)
         return -ENOMEM;
     signaller->signaller.ops = &static_evtchn_signaller_ops;
-    signaller->loop = loop;
+    signaller->loop = context->loop;
+    signal_slots_init(&signaller->slots, &static_slot_ops, signaller);
     *out = &signaller->signaller;
     return 0;
 }
+
+/* signal = static-evtchn: the bridge's configured static event channel is
+ * notified when the bridge becomes ready (no state carrier, no withdrawal).
+ * Needs no xenstore: it signals through an outage too. */
+const struct signaller_type static_evtchn_signaller_type = {
+    .name = "static-evtchn",
+    .bit = SIGNAL_STATIC_EVTCHN,
+    .create = static_evtchn_signaller_new,
+};

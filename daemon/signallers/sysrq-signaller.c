@@ -7,9 +7,8 @@
  * parent and gives it to the guest, so normally only dom0 may write it; an
  * unprivileged DomD is refused, and says so in the log and in status.
  */
-#include "evtchn-signaller.h"
-
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +16,7 @@
 #include "signal-slot.h"
 #include "signaller.h"
 #include "util/log.h"
+#include "util/model-log.h"
 #include "xen/xenstore.h"
 
 struct sysrq_signaller {
@@ -30,12 +30,17 @@ static struct sysrq_signaller *to_sysrq(struct signaller *signaller)
     return (struct sysrq_signaller *)signaller;
 }
 
+/* Once per change of the bridge's state: the key for "ready". */
 static void slot_signal(struct sysrq_signaller *signaller, struct signal_slot *slot)
 {
+    if (slot->shown == (int)slot->bridge->state)
+        return;
     if (slot->bridge->state != BRIDGE_READY) {
-        log_bridge(LOG_INFO, slot->bridge, NULL,
-                   "bridge %s: not ready any more; sysrq cannot say so, nothing written",
-                   slot->bridge->name);
+        if (slot->shown >= 0)
+            log_bridge(LOG_INFO, slot->bridge, NULL,
+                       "bridge %s: not ready any more; sysrq cannot say so, nothing written",
+                       slot->bridge->name);
+        slot->shown = BRIDGE_WAITING;
         return;
     }
     char key[2] = {slot->bridge->sysrq_key, '\0'};
@@ -52,25 +57,57 @@ static void slot_signal(struct sysrq_signaller *signaller, struct signal_slot *s
     else {
         log_bridge(LOG_INFO, slot->bridge, NULL, "bridge %s: sysrq key '%c' written to %s",
                    slot->bridge->name, key[0], slot->target);
+        slot->shown = BRIDGE_READY;
         signal_slot_succeed(slot, "sysrq");
     }
 }
 
-static int sysrq_add_bridge(struct signaller *base, struct bridge *bridge)
+static bool slot_same(const struct bridge *old, const struct bridge *bridge)
 {
-    return signal_slots_add(&to_sysrq(base)->slots, bridge, "/local/domain/%u/control/sysrq",
-                            bridge->frontend->domid);
+    return old->frontend->domid == bridge->frontend->domid && old->sysrq_key == bridge->sysrq_key;
 }
 
-static int sysrq_start(struct signaller *base)
+static char *slot_target(const struct bridge *bridge)
+{
+    char *target = NULL;
+    if (asprintf(&target, "/local/domain/%u/control/sysrq", bridge->frontend->domid) < 0)
+        return NULL;
+    return target;
+}
+
+static const struct signal_slot_ops sysrq_slot_ops = {
+    .method = SIGNAL_SYSRQ,
+    .same = slot_same,
+    .target = slot_target,
+};
+
+static int sysrq_stage(struct signaller *base, struct model *model, bool strict)
+{
+    return signal_slots_stage(&to_sysrq(base)->slots, model, strict);
+}
+
+static void sysrq_commit(struct signaller *base)
+{
+    signal_slots_commit(&to_sysrq(base)->slots);
+}
+
+static void sysrq_abort(struct signaller *base)
+{
+    signal_slots_abort(&to_sysrq(base)->slots);
+}
+
+/* A new slot of a ready bridge writes its key once; kept slots wrote it
+ * when their bridge became ready. */
+static void sysrq_start(struct signaller *base)
 {
     struct sysrq_signaller *signaller = to_sysrq(base);
     for (size_t i = 0; i < signaller->slots.count; i++) {
         struct signal_slot *slot = &signaller->slots.slots[i];
-        if (slot->bridge && slot->bridge->state == BRIDGE_READY)
-            slot_signal(signaller, slot);
+        if (!slot->bridge || !slot->fresh)
+            continue;
+        slot->fresh = false;
+        slot_signal(signaller, slot);
     }
-    return 0;
 }
 
 static void sysrq_publish(struct signaller *base, struct bridge *bridge)
@@ -96,20 +133,32 @@ static void sysrq_free(struct signaller *base)
 
 static const struct signaller_ops sysrq_signaller_ops = {
     .name = "sysrq",
-    .add_bridge = sysrq_add_bridge,
+    .stage = sysrq_stage,
+    .commit = sysrq_commit,
+    .abort = sysrq_abort,
     .start = sysrq_start,
     .publish = sysrq_publish,
     .report = sysrq_report,
     .free = sysrq_free,
 };
 
-int sysrq_signaller_new(struct signaller **out, struct xenstore *xenstore)
+static int sysrq_signaller_new(struct signaller **out, const struct signaller_context *context)
 {
     struct sysrq_signaller *signaller = calloc(1, sizeof(*signaller));
     if (!signaller)
         return -ENOMEM;
     signaller->signaller.ops = &sysrq_signaller_ops;
-    signaller->xenstore = xenstore;
+    signaller->xenstore = context->xenstore;
+    signal_slots_init(&signaller->slots, &sysrq_slot_ops, signaller);
     *out = &signaller->signaller;
     return 0;
 }
+
+/* signal = sysrq: the bridge's sysrq-key is written to the frontend's
+ * control/sysrq when the bridge becomes ready (compatibility). */
+const struct signaller_type sysrq_signaller_type = {
+    .name = "sysrq",
+    .bit = SIGNAL_SYSRQ,
+    .needs_xenstore = true,
+    .create = sysrq_signaller_new,
+};

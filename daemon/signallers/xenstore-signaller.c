@@ -3,8 +3,6 @@
  * Publishes each bridge's state as protocol/xenready-guest.h describes:
  * state first, then the generation whose parity goes with it.
  */
-#include "xenstore-signaller.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +14,7 @@
 #include "core/model.h"
 #include "signaller.h"
 #include "util/log.h"
+#include "util/model-log.h"
 #include "xen/xenstore.h"
 #include "xenready-guest.h"
 
@@ -49,7 +48,7 @@ struct frontend_watch;
 
 struct bridge_node {
     struct bridge *bridge;
-    struct frontend_watch *watch;  /* its frontend's directory; NULL before arm */
+    struct frontend_watch *watch;  /* its frontend's directory */
     char *path;                  /* /local/domain/<fe>/xenready/<id> */
     int published;               /* enum bridge_state, or PUBLISHED_NOTHING */
     uint64_t generation;         /* the last one written */
@@ -58,6 +57,19 @@ struct bridge_node {
     bool retry;                  /* refused for lack of room: tried after the next batch */
     char *error;
     struct echoes echoes;
+    /* What a stage found of a new node (node_inspect()), used by its first
+     * publication instead of asking again: the result of reading its
+     * permissions and, when that worked, its owner. */
+    bool inspected;
+    int inspect_result;
+    unsigned int inspect_owner;
+    /* The stage under way: kept for next_bridge, or new (fresh), and
+     * whether its description must be looked at (its device-tree path
+     * changed). */
+    struct bridge *next_bridge;
+    bool taken;
+    bool fresh;
+    bool describe;
 };
 
 /* One watch per frontend, on its xenready directory: it reports a node
@@ -69,18 +81,31 @@ struct frontend_watch {
     char *path;                  /* /local/domain/<fe>/xenready */
     struct bridge_node **nodes;
     size_t node_count;
+    struct xenstore_watch *registration;
     bool armed;
     char *error;                 /* why it is not armed */
+    /* The stage under way: what it watches for next. */
+    struct frontend *next_frontend;
+    struct bridge_node **next_nodes;
+    size_t next_node_count;
+    bool taken;
+    bool fresh;
 };
 
 struct xenstore_signaller {
     struct signaller signaller;
     struct xenstore *xenstore;
-    struct bridge_node *nodes;   /* indexed by bridge->index */
+    struct model *model;         /* the running one */
+    struct bridge_node **nodes;  /* indexed by bridge->index of model */
     size_t node_count;
     struct frontend_watch **watches;
     size_t watch_count;
-    xenstore_signaller_refresh_fn on_refresh;
+    struct model *staged_model;
+    struct bridge_node **staged_nodes;
+    size_t staged_node_count;
+    struct frontend_watch **staged_watches;
+    size_t staged_watch_count;
+    signaller_refresh_fn on_refresh;
     void *refresh_userdata;
     size_t retry_from;           /* where the next retry starts */
 };
@@ -93,9 +118,10 @@ static struct xenstore_signaller *to_xenstore_signaller(struct signaller *signal
 static struct bridge_node *node_for(struct xenstore_signaller *signaller,
                                     const struct bridge *bridge)
 {
-    if (bridge->index >= signaller->node_count || !signaller->nodes[bridge->index].bridge)
+    if (bridge->index >= signaller->node_count || !signaller->nodes[bridge->index]
+        || signaller->nodes[bridge->index]->bridge != bridge)
         return NULL;
-    return &signaller->nodes[bridge->index];
+    return signaller->nodes[bridge->index];
 }
 
 /* Records (and logs once) why a node cannot be used or written; r names the
@@ -374,11 +400,8 @@ static uint64_t node_read_generation(struct xenstore_signaller *signaller,
 
 /* Parses what an earlier instance published; anything odd counts as nothing
  * published, so the node is rewritten with a fresh generation. */
-static int node_adopt(struct xenstore_signaller *signaller, struct bridge_node *node)
+static void node_read_published(struct xenstore_signaller *signaller, struct bridge_node *node)
 {
-    int r = node_write_description(signaller, node, true, false);
-    if (r < 0)
-        return r;
     char path[512], *value = NULL;
     unsigned int length;
     node->published = PUBLISHED_NOTHING;
@@ -389,10 +412,49 @@ static int node_adopt(struct xenstore_signaller *signaller, struct bridge_node *
             node->published = BRIDGE_READY;
         else if (strcmp(value, XENREADY_STATE_WAITING) == 0)
             node->published = BRIDGE_WAITING;
-        free(value);
     }
+    free(value);
+}
+
+/* Takes over a node an earlier instance made: its description is completed
+ * and what it published read (unless node_inspect() did). */
+static int node_adopt(struct xenstore_signaller *signaller, struct bridge_node *node,
+                      bool read_published)
+{
+    int r = node_write_description(signaller, node, true, false);
+    if (r < 0)
+        return r;
+    if (read_published)
+        node_read_published(signaller, node);
     node->usable = true;
     return 0;
+}
+
+/* Who owns the node: the result of reading its permissions, and the owner
+ * in *owner when that worked. */
+static int node_owner(struct xenstore_signaller *signaller, const struct bridge_node *node,
+                      unsigned int *owner)
+{
+    unsigned int count = 0;
+    struct xs_permissions *permissions = NULL;
+    int r = xenstore_get_permissions(signaller->xenstore, node->path, &permissions, &count);
+    if (r == 0 && count == 0)
+        r = -EPERM;
+    if (r == 0)
+        *owner = permissions[0].id;
+    free(permissions);
+    return r;
+}
+
+/* A stage's look at a new node, writing nothing: whether it exists and is
+ * ours, and then what it shows (the frontend's last state, before a
+ * restart). Its first publication goes on from what was found. */
+static void node_inspect(struct xenstore_signaller *signaller, struct bridge_node *node)
+{
+    node->inspect_result = node_owner(signaller, node, &node->inspect_owner);
+    node->inspected = node->inspect_result != -ENOTCONN;
+    if (node->inspect_result == 0 && node->inspect_owner == xenstore_domid(signaller->xenstore))
+        node_read_published(signaller, node);
 }
 
 /* A node this instance published to, found changed under it: the
@@ -437,10 +499,17 @@ static bool node_directory_present(struct xenstore_signaller *signaller,
 static int node_reconcile(struct xenstore_signaller *signaller, struct bridge_node *node,
                           bool thorough)
 {
-    unsigned int self = xenstore_domid(signaller->xenstore);
-    unsigned int count = 0;
-    struct xs_permissions *permissions = NULL;
-    int r = xenstore_get_permissions(signaller->xenstore, node->path, &permissions, &count);
+    unsigned int self = xenstore_domid(signaller->xenstore), owner = 0;
+    bool inspected = node->inspected;
+    node->inspected = false;
+    int r = inspected ? node->inspect_result : node_owner(signaller, node, &owner);
+    if (inspected)
+        owner = node->inspect_owner;
+    if (r == -ENOTCONN) {
+        /* Put right once xenstore is back (xenstore_back). */
+        node->usable = false;
+        return r;
+    }
     bool remade = false, checked = false;
     if (r == -ENOENT) {
         if (thorough && !node_directory_present(signaller, node)) {
@@ -458,19 +527,20 @@ static int node_reconcile(struct xenstore_signaller *signaller, struct bridge_no
     } else if (r < 0) {
         node_fail(signaller, node, r, "cannot read permissions of %s: %s", node->path,
                   strerror(-r));
-    } else if (count == 0 || permissions[0].id != self) {
+    } else if (owner != self) {
         /* Someone else made it: whatever it says was not said by us. */
         r = -EPERM;
         node_fail(signaller, node, r,
                   "%s exists but is owned by domain %u, not by me (domain %u): not using it",
-                  node->path, count ? permissions[0].id : 0u, self);
+                  node->path, owner, self);
+    } else if (inspected) {
+        r = node_adopt(signaller, node, false);
     } else if (node->published == PUBLISHED_NOTHING) {
-        r = node_adopt(signaller, node);
+        r = node_adopt(signaller, node, true);
     } else if (thorough || !node->usable) {
         r = node_check(signaller, node);
         checked = true;
     }
-    free(permissions);
     if (r < 0) {
         node->usable = false;
         return r;
@@ -592,107 +662,261 @@ static void frontend_on_event(const char *path, void *userdata)
     }
 }
 
-static int xenstore_signaller_add_bridge(struct signaller *base, struct bridge *bridge)
+/* Appends item to a pointer array grown one at a time; false when out of
+ * memory. */
+static bool append(void *array_pointer, size_t *count, void *item)
 {
-    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
-    if (bridge->index >= signaller->node_count) {
-        size_t count = bridge->index + 1;
-        struct bridge_node *grown = realloc(signaller->nodes, count * sizeof(*grown));
-        if (!grown)
-            return -ENOMEM;
-        memset(grown + signaller->node_count, 0,
-               (count - signaller->node_count) * sizeof(*grown));
-        signaller->nodes = grown;
-        signaller->node_count = count;
-    }
-    struct bridge_node *node = &signaller->nodes[bridge->index];
-    *node = (struct bridge_node){.bridge = bridge, .published = PUBLISHED_NOTHING};
-    if (asprintf(&node->path, "/local/domain/%u/%s/%s", bridge->frontend->domid,
-                 XENREADY_DIRECTORY, bridge->id) < 0) {
-        node->path = NULL;
-        node->bridge = NULL;
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static struct frontend_watch *frontend_watch_for(struct xenstore_signaller *signaller,
-                                                 struct frontend *frontend)
-{
-    for (size_t i = 0; i < signaller->watch_count; i++)
-        if (signaller->watches[i]->frontend == frontend)
-            return signaller->watches[i];
-    struct frontend_watch **grown = realloc(signaller->watches,
-                                            (signaller->watch_count + 1) * sizeof(*grown));
+    void ***array = array_pointer;
+    void **grown = realloc(*array, (*count + 1) * sizeof(void *));
     if (!grown)
-        return NULL;
-    signaller->watches = grown;
-    struct frontend_watch *watch = calloc(1, sizeof(*watch));
-    if (!watch)
-        return NULL;
-    *watch = (struct frontend_watch){.signaller = signaller, .frontend = frontend};
-    if (asprintf(&watch->path, "/local/domain/%u/%s", frontend->domid, XENREADY_DIRECTORY) < 0) {
-        free(watch);
-        return NULL;
-    }
-    grown[signaller->watch_count++] = watch;
-    return watch;
+        return false;
+    grown[(*count)++] = item;
+    *array = grown;
+    return true;
 }
 
-int xenstore_signaller_arm(struct signaller *base)
+static void node_free(struct bridge_node *node)
+{
+    free(node->path);
+    free(node->error);
+    free(node);
+}
+
+static void watch_free(struct xenstore_signaller *signaller, struct frontend_watch *watch)
+{
+    xenstore_watch_remove(signaller->xenstore, watch->registration);
+    free(watch->path);
+    free(watch->nodes);
+    free(watch->next_nodes);
+    free(watch->error);
+    free(watch);
+}
+
+static void xenstore_signaller_abort(struct signaller *base)
 {
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
-    for (size_t i = 0; i < signaller->node_count; i++) {
-        struct bridge_node *node = &signaller->nodes[i];
-        if (!node->bridge)
-            continue;
-        struct frontend_watch *watch = frontend_watch_for(signaller, node->bridge->frontend);
-        struct bridge_node **grown = watch ? realloc(watch->nodes, (watch->node_count + 1)
-                                                                       * sizeof(*grown))
-                                           : NULL;
-        if (!grown)
-            return -ENOMEM;
-        watch->nodes = grown;
-        grown[watch->node_count++] = node;
-        node->watch = watch;
+    for (size_t i = 0; i < signaller->staged_node_count; i++) {
+        struct bridge_node *node = signaller->staged_nodes[i];
+        if (node && node->fresh)
+            node_free(node);
     }
-    /* After the probes' watches (daemon.c), so that when room is short the
-     * backends are watched first: these only repair. */
-    size_t refused = 0;
-    int first_error = 0;
+    for (size_t i = 0; i < signaller->staged_watch_count; i++)
+        if (signaller->staged_watches[i]->fresh)
+            watch_free(signaller, signaller->staged_watches[i]);
+    for (size_t i = 0; i < signaller->node_count; i++)
+        if (signaller->nodes[i]) {
+            signaller->nodes[i]->taken = false;
+            signaller->nodes[i]->describe = false;
+        }
     for (size_t i = 0; i < signaller->watch_count; i++) {
         struct frontend_watch *watch = signaller->watches[i];
-        int r = xenstore_watch(signaller->xenstore, watch->path, frontend_on_event, watch);
-        watch->armed = r == 0;
-        if (r == 0)
-            continue;
-        if (!xenstore_error_is_room(r)) {
-            log_message(LOG_ERR, "cannot watch %s: %s", watch->path, strerror(-r));
-            return r;
-        }
-        if (asprintf(&watch->error, "not watching %s: %s%s; a removed node comes back at the "
-                     "bridge's next change; tried again after the next xenstore event",
-                     watch->path, strerror(-r), xenstore_error_hint(r)) < 0)
-            watch->error = NULL;
-        if (!refused++)
-            first_error = r;
+        watch->taken = false;
+        free(watch->next_nodes);
+        watch->next_nodes = NULL;
+        watch->next_node_count = 0;
     }
-    if (refused)
-        log_message(LOG_WARNING, "cannot watch the xenready directory of %zu of %zu "
-                    "frontend(s): %s%s; their removed signal nodes come back at their bridge's "
-                    "next change; tried again after each batch of xenstore events", refused,
-                    signaller->watch_count, strerror(-first_error),
-                    xenstore_error_hint(first_error));
+    free(signaller->staged_nodes);
+    free(signaller->staged_watches);
+    signaller->staged_nodes = NULL;
+    signaller->staged_watches = NULL;
+    signaller->staged_node_count = signaller->staged_watch_count = 0;
+}
+
+/* The running node that signals bridge at path, unless taken already. */
+static struct bridge_node *running_node(struct xenstore_signaller *signaller,
+                                        const struct bridge *bridge, const char *path)
+{
+    const struct bridge *old = signaller->model ? model_find_bridge(signaller->model, bridge->name)
+                                                : NULL;
+    if (!old || old->index >= signaller->node_count)
+        return NULL;
+    struct bridge_node *node = signaller->nodes[old->index];
+    return node && !node->taken && strcmp(node->path, path) == 0 ? node : NULL;
+}
+
+static int stage_node(struct xenstore_signaller *signaller, struct bridge *bridge)
+{
+    char *path = NULL;
+    if (asprintf(&path, "/local/domain/%u/%s/%s", bridge->frontend->domid, XENREADY_DIRECTORY,
+                 bridge->id) < 0)
+        return -ENOMEM;
+    struct bridge_node *node = running_node(signaller, bridge, path);
+    if (node) {
+        free(path);
+        node->taken = true;
+        node->next_bridge = bridge;
+        node->describe = strcmp(node->bridge->device_tree_path, bridge->device_tree_path) != 0;
+    } else {
+        node = calloc(1, sizeof(*node));
+        if (!node) {
+            free(path);
+            return -ENOMEM;
+        }
+        *node = (struct bridge_node){.bridge = bridge, .next_bridge = bridge, .path = path,
+                                     .published = PUBLISHED_NOTHING, .fresh = true};
+        node_inspect(signaller, node);
+    }
+    signaller->staged_nodes[bridge->index] = node;
     return 0;
 }
 
-static int xenstore_signaller_start(struct signaller *base)
+/* The frontend's directory watch, kept from the running configuration or
+ * made; xenstored may refuse a new one for lack of room: a reload (strict)
+ * fails then, a start goes on without it (see frontend_on_event()). */
+static int stage_watch(struct xenstore_signaller *signaller, struct frontend *frontend,
+                       bool strict, struct frontend_watch **out)
+{
+    char *path = NULL;
+    if (asprintf(&path, "/local/domain/%u/%s", frontend->domid, XENREADY_DIRECTORY) < 0)
+        return -ENOMEM;
+    struct frontend_watch *watch = NULL;
+    for (size_t i = 0; i < signaller->staged_watch_count && !watch; i++)
+        if (strcmp(signaller->staged_watches[i]->path, path) == 0)
+            watch = signaller->staged_watches[i];
+    for (size_t i = 0; i < signaller->watch_count && !watch; i++)
+        if (!signaller->watches[i]->taken && strcmp(signaller->watches[i]->path, path) == 0) {
+            watch = signaller->watches[i];
+            watch->taken = true;
+            watch->next_frontend = frontend;
+            if (!append(&signaller->staged_watches, &signaller->staged_watch_count, watch)) {
+                watch->taken = false;
+                free(path);
+                return -ENOMEM;
+            }
+        }
+    if (watch) {
+        free(path);
+        *out = watch;
+        return 0;
+    }
+    watch = calloc(1, sizeof(*watch));
+    if (!watch) {
+        free(path);
+        return -ENOMEM;
+    }
+    *watch = (struct frontend_watch){.signaller = signaller, .frontend = frontend,
+                                     .next_frontend = frontend, .path = path, .fresh = true};
+    if (!append(&signaller->staged_watches, &signaller->staged_watch_count, watch)) {
+        watch_free(signaller, watch);
+        return -ENOMEM;
+    }
+    int r = xenstore_watch_add(signaller->xenstore, path, frontend_on_event, watch, !strict,
+                               &watch->registration);
+    watch->armed = r == 0;
+    if (r < 0 && r != -ENOTCONN && !(xenstore_error_is_room(r) && !strict)) {
+        log_message(LOG_ERR, "cannot watch %s: %s%s", path, strerror(-r),
+                    xenstore_error_hint(r));
+        return r;
+    }
+    if (r < 0 && r != -ENOTCONN
+        && asprintf(&watch->error, "not watching %s: %s%s; a removed node comes back at the "
+                    "bridge's next change; tried again after the next xenstore event", path,
+                    strerror(-r), xenstore_error_hint(r)) < 0)
+        watch->error = NULL;
+    if (r < 0 && r != -ENOTCONN)
+        log_message(LOG_WARNING, "cannot watch the xenready directory %s: %s%s; its removed "
+                    "signal nodes come back at their bridge's next change; tried again after "
+                    "each batch of xenstore events", path, strerror(-r), xenstore_error_hint(r));
+    *out = watch;
+    return 0;
+}
+
+/* After the probes' watches (daemon.c), so that when room is short the
+ * backends are watched first: these only repair. */
+static int xenstore_signaller_stage(struct signaller *base, struct model *model, bool strict)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    xenstore_signaller_abort(base);
+    signaller->staged_model = model;
+    int r = 0;
+    if (model->bridge_count
+        && !(signaller->staged_nodes = calloc(model->bridge_count, sizeof(struct bridge_node *))))
+        r = -ENOMEM;
+    signaller->staged_node_count = r == 0 ? model->bridge_count : 0;
+    for (size_t i = 0; r == 0 && i < model->bridge_count; i++)
+        if (model->bridges[i]->signal_methods & SIGNAL_XENSTORE)
+            r = stage_node(signaller, model->bridges[i]);
+    for (size_t i = 0; r == 0 && i < signaller->staged_node_count; i++) {
+        struct bridge_node *node = signaller->staged_nodes[i];
+        struct frontend_watch *watch = NULL;
+        if (node)
+            r = stage_watch(signaller, node->next_bridge->frontend, strict, &watch);
+        if (r == 0 && node && !append(&watch->next_nodes, &watch->next_node_count, node))
+            r = -ENOMEM;
+    }
+    if (r < 0)
+        xenstore_signaller_abort(base);
+    return r;
+}
+
+static void xenstore_signaller_commit(struct signaller *base)
 {
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
     for (size_t i = 0; i < signaller->node_count; i++)
-        if (signaller->nodes[i].bridge)
-            node_reconcile(signaller, &signaller->nodes[i], false);
-    return 0;
+        if (signaller->nodes[i] && !signaller->nodes[i]->taken)
+            node_free(signaller->nodes[i]);
+    for (size_t i = 0; i < signaller->watch_count; i++)
+        if (!signaller->watches[i]->taken)
+            watch_free(signaller, signaller->watches[i]);
+    free(signaller->nodes);
+    free(signaller->watches);
+    signaller->nodes = signaller->staged_nodes;
+    signaller->node_count = signaller->staged_node_count;
+    signaller->watches = signaller->staged_watches;
+    signaller->watch_count = signaller->staged_watch_count;
+    signaller->model = signaller->staged_model;
+    signaller->staged_nodes = NULL;
+    signaller->staged_watches = NULL;
+    signaller->staged_node_count = signaller->staged_watch_count = 0;
+    for (size_t i = 0; i < signaller->watch_count; i++) {
+        struct frontend_watch *watch = signaller->watches[i];
+        watch->frontend = watch->next_frontend;
+        watch->taken = false;
+        free(watch->nodes);
+        watch->nodes = watch->next_nodes;
+        watch->node_count = watch->next_node_count;
+        watch->next_nodes = NULL;
+        watch->next_node_count = 0;
+        for (size_t j = 0; j < watch->node_count; j++)
+            watch->nodes[j]->watch = watch;
+    }
+    for (size_t i = 0; i < signaller->node_count; i++) {
+        struct bridge_node *node = signaller->nodes[i];
+        if (node) {
+            node->bridge = node->next_bridge;
+            node->taken = false;
+        }
+    }
+}
+
+/* The first publication of new nodes, and the description of kept ones
+ * whose device-tree path changed. */
+static void xenstore_signaller_start(struct signaller *base)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    for (size_t i = 0; i < signaller->node_count; i++) {
+        struct bridge_node *node = signaller->nodes[i];
+        if (!node)
+            continue;
+        if (node->fresh) {
+            node->fresh = false;
+            if (!node->bridge->frontend->absent)
+                node_reconcile(signaller, node, false);
+        } else if (node->describe) {
+            node->describe = false;
+            if (node->usable && node_write_description(signaller, node, true, false) == 0)
+                node_succeed(node);
+        }
+    }
+}
+
+static int xenstore_signaller_shown(struct signaller *base, const struct bridge *bridge)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    if (bridge->index >= signaller->staged_node_count)
+        return -1;
+    const struct bridge_node *node = signaller->staged_nodes[bridge->index];
+    return node && node->fresh ? node->published : -1;
 }
 
 static void xenstore_signaller_publish(struct signaller *base, struct bridge *bridge)
@@ -716,8 +940,8 @@ static int xenstore_signaller_retry(struct signaller *base)
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
     for (size_t n = 0; n < signaller->node_count; n++) {
         size_t i = (signaller->retry_from + n) % signaller->node_count;
-        struct bridge_node *node = &signaller->nodes[i];
-        if (!node->bridge || !node->retry || node->bridge->frontend->absent)
+        struct bridge_node *node = signaller->nodes[i];
+        if (!node || !node->retry || node->bridge->frontend->absent)
             continue;
         node->retry = false;
         int r = node_reconcile(signaller, node, true);
@@ -747,19 +971,35 @@ static int xenstore_signaller_report(struct signaller *base, const struct bridge
 static void xenstore_signaller_free(struct signaller *base)
 {
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
-    for (size_t i = 0; i < signaller->node_count; i++) {
-        free(signaller->nodes[i].path);
-        free(signaller->nodes[i].error);
-    }
-    for (size_t i = 0; i < signaller->watch_count; i++) {
-        free(signaller->watches[i]->path);
-        free(signaller->watches[i]->nodes);
-        free(signaller->watches[i]->error);
-        free(signaller->watches[i]);
-    }
+    xenstore_signaller_abort(base);
+    for (size_t i = 0; i < signaller->node_count; i++)
+        if (signaller->nodes[i])
+            node_free(signaller->nodes[i]);
+    for (size_t i = 0; i < signaller->watch_count; i++)
+        watch_free(signaller, signaller->watches[i]);
     free(signaller->watches);
     free(signaller->nodes);
     free(signaller);
+}
+
+/* xenstore is back: each node is looked at as if changed under us (a
+ * restarted xenstored may have none of them) and shows the bridge's state,
+ * with the generation going on from ours. */
+static void xenstore_signaller_back(struct signaller *base)
+{
+    struct xenstore_signaller *signaller = to_xenstore_signaller(base);
+    for (size_t i = 0; i < signaller->watch_count; i++) {
+        struct frontend_watch *watch = signaller->watches[i];
+        watch->armed = watch->registration && xenstore_watch_armed(watch->registration);
+    }
+    for (size_t i = 0; i < signaller->node_count; i++) {
+        struct bridge_node *node = signaller->nodes[i];
+        if (!node || node->bridge->frontend->absent)
+            continue;
+        node->usable = false;
+        node->echoes = (struct echoes){0};
+        node_reconcile(signaller, node, true);
+    }
 }
 
 /* The toolstack removes a domain's home with it and, for a domain that comes
@@ -769,8 +1009,8 @@ static void xenstore_signaller_frontend_changed(struct signaller *base, struct f
 {
     struct xenstore_signaller *signaller = to_xenstore_signaller(base);
     for (size_t i = 0; i < signaller->node_count; i++) {
-        struct bridge_node *node = &signaller->nodes[i];
-        if (!node->bridge || node->bridge->frontend != frontend)
+        struct bridge_node *node = signaller->nodes[i];
+        if (!node || node->bridge->frontend != frontend)
             continue;
         /* A new domain: its node is a new one, not one removed under us. */
         node->usable = false;
@@ -782,25 +1022,41 @@ static void xenstore_signaller_frontend_changed(struct signaller *base, struct f
 
 static const struct signaller_ops xenstore_signaller_ops = {
     .name = "xenstore",
-    .add_bridge = xenstore_signaller_add_bridge,
+    .stage = xenstore_signaller_stage,
+    .commit = xenstore_signaller_commit,
+    .abort = xenstore_signaller_abort,
     .start = xenstore_signaller_start,
+    .shown = xenstore_signaller_shown,
     .publish = xenstore_signaller_publish,
     .report = xenstore_signaller_report,
     .free = xenstore_signaller_free,
     .frontend_changed = xenstore_signaller_frontend_changed,
     .retry = xenstore_signaller_retry,
+    .xenstore_back = xenstore_signaller_back,
 };
 
-int xenstore_signaller_new(struct signaller **out, struct xenstore *xenstore,
-                           xenstore_signaller_refresh_fn on_refresh, void *userdata)
+static int xenstore_signaller_new(struct signaller **out, const struct signaller_context *context)
 {
     struct xenstore_signaller *signaller = calloc(1, sizeof(*signaller));
     if (!signaller)
         return -ENOMEM;
     signaller->signaller.ops = &xenstore_signaller_ops;
-    signaller->xenstore = xenstore;
-    signaller->on_refresh = on_refresh;
-    signaller->refresh_userdata = userdata;
+    signaller->xenstore = context->xenstore;
+    signaller->on_refresh = context->on_refresh;
+    signaller->refresh_userdata = context->userdata;
     *out = &signaller->signaller;
     return 0;
 }
+
+/* The xenstore node per bridge of protocol/xenready-guest.h, and a watch on
+ * each frontend's xenready directory (one per frontend, not per node or key)
+ * so that a node removed, changed or taken over while the daemon runs is
+ * noticed at once. A directory watch xenstored refuses for lack of room is
+ * reported for the frontend's bridges and tried again after later batches
+ * of events; meanwhile a publication first checks that the node exists. */
+const struct signaller_type xenstore_signaller_type = {
+    .name = "xenstore",
+    .bit = SIGNAL_XENSTORE,
+    .needs_xenstore = true,
+    .create = xenstore_signaller_new,
+};

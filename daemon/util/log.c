@@ -17,8 +17,6 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
-#include "core/model.h"
-
 static int max_priority = LOG_INFO;
 static int journal_state = -1;   /* -1 unknown, 0 stderr, 1 journal */
 
@@ -68,7 +66,7 @@ static void log_to_stderr(int priority, const char *text)
 }
 
 __attribute__((format(printf, 4, 0)))
-static void log_emit(int priority, const struct bridge *bridge, const struct backend *backend,
+static void log_emit(int priority, const struct log_field *extra, size_t extra_count,
                      const char *format, va_list args)
 {
     if (priority > max_priority)
@@ -81,19 +79,13 @@ static void log_emit(int priority, const struct bridge *bridge, const struct bac
         return;
     }
     /* Each field is "NAME=value"; sd_journal_sendv() takes them as iovecs. */
-    char fields[7][1100];
+    char fields[2 + LOG_FIELDS_MAX][1100];
     int count = 0;
     snprintf(fields[count++], sizeof(fields[0]), "MESSAGE=%s", text);
     snprintf(fields[count++], sizeof(fields[0]), "PRIORITY=%d", priority);
-    if (bridge) {
-        snprintf(fields[count++], sizeof(fields[0]), "FRONTEND=%s", bridge->frontend->name);
-        snprintf(fields[count++], sizeof(fields[0]), "FRONTEND_DOMID=%u", bridge->frontend->domid);
-        snprintf(fields[count++], sizeof(fields[0]), "BRIDGE=%s", bridge->name);
-        snprintf(fields[count++], sizeof(fields[0]), "STATE=%s", bridge_state_name(bridge->state));
-    }
-    if (backend)
-        snprintf(fields[count++], sizeof(fields[0]), "BACKEND=%s", backend->name);
-    struct iovec iov[7];
+    for (size_t i = 0; i < extra_count && i < LOG_FIELDS_MAX; i++)
+        snprintf(fields[count++], sizeof(fields[0]), "%s=%s", extra[i].name, extra[i].value);
+    struct iovec iov[2 + LOG_FIELDS_MAX];
     for (int i = 0; i < count; i++)
         iov[i] = (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
     /* journald gone or restarting: the message is not lost, and its stream
@@ -107,33 +99,15 @@ void log_message(int priority, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    log_emit(priority, NULL, NULL, format, args);
+    log_emit(priority, NULL, 0, format, args);
     va_end(args);
 }
 
-void log_bridge(int priority, const struct bridge *bridge, const struct backend *backend,
-                const char *format, ...)
+void log_fields(int priority, const struct log_field *fields, size_t count, const char *format,
+                ...)
 {
     va_list args;
     va_start(args, format);
-    log_emit(priority, bridge, backend, format, args);
+    log_emit(priority, fields, count, format, args);
     va_end(args);
-}
-
-void log_backend(int priority, const struct backend *backend, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    log_emit(priority, NULL, backend, format, args);
-    va_end(args);
-}
-
-void log_backend_problem(char **last, const struct backend *backend, const char *problem)
-{
-    if (problem && *last && strcmp(problem, *last) == 0)
-        return;
-    free(*last);
-    *last = problem ? strdup(problem) : NULL;
-    if (problem)
-        log_backend(LOG_WARNING, backend, "backend %s: %s", backend->name, problem);
 }

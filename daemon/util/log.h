@@ -7,10 +7,14 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <syslog.h>
 
-struct bridge;
-struct backend;
+/* A journal field beside MESSAGE= and PRIORITY=: NAME and its value. */
+struct log_field {
+    const char *name;
+    const char *value;
+};
 
 void log_set_max_priority(int priority);   /* LOG_ERR … LOG_DEBUG; default LOG_INFO */
 int log_get_max_priority(void);
@@ -20,17 +24,9 @@ int log_parse_priority(const char *text);
 __attribute__((format(printf, 2, 3)))
 void log_message(int priority, const char *format, ...);
 
-/* A message about a bridge (and the backend concerned, may be NULL), carrying
- * FRONTEND=, FRONTEND_DOMID=, BRIDGE=, BACKEND= and STATE= fields. */
+/* A message with journal fields (at most LOG_FIELDS_MAX; on stderr only
+ * the message is written). */
+enum { LOG_FIELDS_MAX = 6 };
 __attribute__((format(printf, 4, 5)))
-void log_bridge(int priority, const struct bridge *bridge, const struct backend *backend,
-                const char *format, ...);
-
-/* A message about a backend alone, carrying BACKEND=. */
-__attribute__((format(printf, 3, 4)))
-void log_backend(int priority, const struct backend *backend, const char *format, ...);
-
-/* A problem with a backend that lasts (a missing directory, a file of the
- * wrong kind), logged as a warning only when it differs from *last, the one
- * logged before; NULL means it is solved. *last is the caller's to free. */
-void log_backend_problem(char **last, const struct backend *backend, const char *problem);
+void log_fields(int priority, const struct log_field *fields, size_t count, const char *format,
+                ...);

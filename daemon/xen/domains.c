@@ -14,9 +14,10 @@
 
 struct domains {
     struct xenstore *xenstore;
-    struct model *model;
+    struct model *model;         /* the running one; NULL before the first commit */
     domains_changed_fn fn;
     void *userdata;
+    struct xenstore_watch *watches[2];
 };
 
 /* Present: DomD reads the directory. Gone: xenstored says it does not exist
@@ -43,11 +44,11 @@ static int frontend_present(struct domains *domains, struct frontend *frontend)
     return r == -ENOENT || r == -EACCES ? 0 : r;
 }
 
-static void domains_on_event(const char *path, void *userdata)
+/* Each frontend looked at again; fn told of changes. */
+static void domains_check(struct domains *domains)
 {
-    struct domains *domains = userdata;
     struct model *model = domains->model;
-    for (size_t i = 0; i < model->frontend_count; i++) {
+    for (size_t i = 0; model && i < model->frontend_count; i++) {
         struct frontend *frontend = model->frontends[i];
         int present = frontend_present(domains, frontend);
         if (present < 0 || (bool)present == !frontend->absent)
@@ -60,20 +61,23 @@ static void domains_on_event(const char *path, void *userdata)
     }
 }
 
-int domains_new(struct domains **out, struct xenstore *xenstore, struct model *model,
-                domains_changed_fn fn, void *userdata)
+static void domains_on_event(const char *path, void *userdata)
+{
+    domains_check(userdata);
+}
+
+int domains_new(struct domains **out, struct xenstore *xenstore, domains_changed_fn fn,
+                void *userdata)
 {
     struct domains *domains = calloc(1, sizeof(*domains));
     if (!domains)
         return -ENOMEM;
-    *domains = (struct domains){.xenstore = xenstore, .model = model, .fn = fn,
-                                .userdata = userdata};
-    for (size_t i = 0; i < model->frontend_count; i++)
-        model->frontends[i]->absent = frontend_present(domains, model->frontends[i]) == 0;
+    *domains = (struct domains){.xenstore = xenstore, .fn = fn, .userdata = userdata};
     static const char *const nodes[] = {"@introduceDomain", "@releaseDomain"};
     for (size_t i = 0; i < 2; i++) {
-        int r = xenstore_watch(xenstore, nodes[i], domains_on_event, domains);
-        if (r < 0)
+        int r = xenstore_watch_add(xenstore, nodes[i], domains_on_event, domains, true,
+                                   &domains->watches[i]);
+        if (r < 0 && r != -ENOTCONN)
             log_message(LOG_WARNING, "cannot watch %s: %s; event channels of frontends that "
                         "are re-created will not be re-created", nodes[i], strerror(-r));
     }
@@ -81,7 +85,32 @@ int domains_new(struct domains **out, struct xenstore *xenstore, struct model *m
     return 0;
 }
 
+void domains_stage(struct domains *domains, struct model *model)
+{
+    for (size_t i = 0; i < model->frontend_count; i++) {
+        struct frontend *frontend = model->frontends[i];
+        if (frontend->known)
+            continue;
+        frontend->absent = frontend_present(domains, frontend) == 0;
+        frontend->known = true;
+    }
+}
+
+void domains_commit(struct domains *domains, struct model *model)
+{
+    domains->model = model;
+}
+
+void domains_back(struct domains *domains)
+{
+    domains_check(domains);
+}
+
 void domains_free(struct domains *domains)
 {
+    if (!domains)
+        return;
+    for (size_t i = 0; i < 2; i++)
+        xenstore_watch_remove(domains->xenstore, domains->watches[i]);
     free(domains);
 }

@@ -19,11 +19,19 @@ struct xenstore;
 
 typedef void (*domains_changed_fn)(struct frontend *frontend, bool present, void *userdata);
 
-/* Arms both watches and records every frontend's presence (frontend->absent)
- * and whether its xenready directory's permissions are exactly a signal
- * node's (frontend->directory_private; read again on every event) without
- * calling fn. Failing to arm is logged, not fatal: without the events
- * channels are not re-created for domains that come back. */
-int domains_new(struct domains **out, struct xenstore *xenstore, struct model *model,
-                domains_changed_fn fn, void *userdata);
+/* Arms both watches. Failing to arm is logged, not fatal: without the
+ * events, channels are not re-created for domains that come back. */
+int domains_new(struct domains **out, struct xenstore *xenstore, domains_changed_fn fn,
+                void *userdata);
 void domains_free(struct domains *domains);   /* NULL-safe */
+/* Records the presence (frontend->absent) of model's frontends not known
+ * yet (new ones: the others were carried), and whether their xenready
+ * directory's permissions are exactly a signal node's
+ * (frontend->directory_private; read again on every event), without
+ * calling fn. */
+void domains_stage(struct domains *domains, struct model *model);
+/* Follows model's frontends from now on. */
+void domains_commit(struct domains *domains, struct model *model);
+/* xenstore is back: every frontend is looked at again, and fn told of
+ * those that came or went meanwhile. */
+void domains_back(struct domains *domains);

@@ -16,18 +16,19 @@
 #include "util/log.h"
 
 /* A registration. Its token, "xenready:<slot>.<serial>", is unique over the
- * connection's life, so an event still queued for a removed watch never
+ * object's life, so an event still queued for a removed watch never
  * reaches the owner of a later one in the same slot. */
-struct watch {
-    char *path;              /* NULL: a free slot */
-    xenstore_watch_fn fn;    /* NULL: released by a reload, not taken back yet */
+struct xenstore_watch {
+    char *path;
+    xenstore_watch_fn fn;
     void *userdata;
+    size_t slot;
     unsigned long serial;
-    bool armed;              /* false: refused for lack of room, tried again */
+    bool armed;              /* false: refused for lack of room, or the connection is down */
 };
 
 struct xenstore {
-    struct xs_handle *handle;
+    struct xs_handle *handle;    /* NULL while the connection is down */
     struct ev_loop *loop;
     ev_io io;
     /* Hang-up of a socket connection: an epoll set holding only EPOLLRDHUP
@@ -36,24 +37,25 @@ struct xenstore {
     int hangup_fd;
     int socket_copy;
     ev_io hangup;
-    xenstore_lost_fn on_lost;
+    xenstore_event_fn on_lost;
     void *lost_userdata;
-    xenstore_batch_fn on_batch;
+    xenstore_event_fn on_batch;
     void *batch_userdata;
     unsigned int domid;
     bool failed;
+    bool started;
     bool short_of_memory;      /* a request was refused for lack of memory */
-    struct watch *watches;
+    struct xenstore_watch **watches;   /* by slot; NULL: a free slot */
     size_t watch_count;        /* slots, free ones included */
-    size_t unarmed_count;      /* registrations waiting for room */
+    size_t unarmed_count;      /* registrations waiting for room or a connection */
     unsigned long next_serial;
 };
 
 static const char token_prefix[] = "xenready:";
 
-static void watch_token(const struct xenstore *xenstore, size_t slot, char *token, size_t size)
+static void watch_token(const struct xenstore_watch *watch, char *token, size_t size)
 {
-    snprintf(token, size, "%s%zu.%lu", token_prefix, slot, xenstore->watches[slot].serial);
+    snprintf(token, size, "%s%zu.%lu", token_prefix, watch->slot, watch->serial);
 }
 
 static void xenstore_dispatch(struct xenstore *xenstore, char **event)
@@ -66,8 +68,8 @@ static void xenstore_dispatch(struct xenstore *xenstore, char **event)
     if (*end != '.' || slot >= xenstore->watch_count)
         return;
     unsigned long serial = strtoul(end + 1, &end, 10);
-    struct watch *watch = &xenstore->watches[slot];
-    if (*end || !watch->path || watch->serial != serial || !watch->fn)
+    struct xenstore_watch *watch = xenstore->watches[slot];
+    if (*end || !watch || watch->serial != serial)
         return;
     watch->fn(event[XS_WATCH_PATH], watch->userdata);
 }
@@ -106,11 +108,12 @@ static int xenstore_failure(struct xenstore *xenstore)
 }
 
 /* Asks xenstored for a registration it has not got. */
-static int watch_arm(struct xenstore *xenstore, size_t slot)
+static int watch_arm(struct xenstore *xenstore, struct xenstore_watch *watch)
 {
-    struct watch *watch = &xenstore->watches[slot];
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     char token[64];
-    watch_token(xenstore, slot, token, sizeof(token));
+    watch_token(watch, token, sizeof(token));
     if (!xs_watch(xenstore->handle, watch->path, token))
         return xenstore_failure(xenstore);
     watch->armed = true;
@@ -126,10 +129,10 @@ static int watch_arm(struct xenstore *xenstore, size_t slot)
 static void xenstore_retry_watches(struct xenstore *xenstore)
 {
     for (size_t i = 0; xenstore->unarmed_count && i < xenstore->watch_count; i++) {
-        struct watch *watch = &xenstore->watches[i];
-        if (!watch->path || watch->armed)
+        struct xenstore_watch *watch = xenstore->watches[i];
+        if (!watch || watch->armed)
             continue;
-        int r = watch_arm(xenstore, i);
+        int r = watch_arm(xenstore, watch);
         if (r == 0)
             log_message(LOG_NOTICE, "watching %s now: xenstored had room again", watch->path);
         else if (xenstore_error_is_room(r))
@@ -137,8 +140,34 @@ static void xenstore_retry_watches(struct xenstore *xenstore)
     }
 }
 
-/* Tells the owner once; it closes this connection from outside the callback
- * (it may not free what is calling it). */
+/* Lets go of the connection itself; the registrations stay, unarmed. */
+static void connection_close(struct xenstore *xenstore)
+{
+    if (xenstore->loop) {
+        ev_io_stop(xenstore->loop, &xenstore->io);
+        if (xenstore->hangup_fd >= 0)
+            ev_io_stop(xenstore->loop, &xenstore->hangup);
+    }
+    if (xenstore->hangup_fd >= 0)
+        close(xenstore->hangup_fd);
+    if (xenstore->socket_copy >= 0)
+        close(xenstore->socket_copy);
+    xenstore->hangup_fd = xenstore->socket_copy = -1;
+    if (xenstore->handle)
+        xs_close(xenstore->handle);
+    xenstore->handle = NULL;
+    for (size_t i = 0; i < xenstore->watch_count; i++) {
+        struct xenstore_watch *watch = xenstore->watches[i];
+        if (watch && watch->armed) {
+            watch->armed = false;
+            xenstore->unarmed_count++;
+        }
+    }
+}
+
+/* Tells the owner once. Called from the callback of the connection's own
+ * descriptors, so they are only stopped here: the connection is closed by
+ * xenstore_reconnect() or xenstore_close(), at a safe point of the loop. */
 static void xenstore_fail(struct xenstore *xenstore, const char *why)
 {
     if (xenstore->failed)
@@ -148,6 +177,13 @@ static void xenstore_fail(struct xenstore *xenstore, const char *why)
     ev_io_stop(xenstore->loop, &xenstore->io);
     if (xenstore->hangup_fd >= 0)
         ev_io_stop(xenstore->loop, &xenstore->hangup);
+    for (size_t i = 0; i < xenstore->watch_count; i++) {
+        struct xenstore_watch *watch = xenstore->watches[i];
+        if (watch && watch->armed) {
+            watch->armed = false;
+            xenstore->unarmed_count++;
+        }
+    }
     if (xenstore->on_lost)
         xenstore->on_lost(xenstore->lost_userdata);
     else
@@ -223,22 +259,19 @@ static void xenstore_watch_hangup(struct xenstore *xenstore, const unsigned char
     }
 }
 
-int xenstore_open(struct xenstore **out, struct ev_loop *loop)
+/* Connects and reads our domid; the connection is not started. */
+static int connection_open(struct xenstore *xenstore, unsigned int *domid_out)
 {
-    struct xenstore *xenstore = calloc(1, sizeof(*xenstore));
-    if (!xenstore)
-        return -ENOMEM;
     int r;
-    xenstore->loop = loop;
-    xenstore->hangup_fd = xenstore->socket_copy = -1;
     unsigned char before[128];
     open_descriptors(before);
     xenstore->handle = xs_open(0);
     if (!xenstore->handle) {
-        r = -errno;
-        log_message(LOG_ERR, "cannot connect to xenstore: %s", strerror(errno));
-        goto fail;
+        r = errno ? -errno : -EIO;
+        log_message(LOG_ERR, "cannot connect to xenstore: %s", strerror(-r));
+        return r;
     }
+    xenstore->failed = false;
     xenstore_watch_hangup(xenstore, before);
     char *domid = NULL;
     unsigned int length;
@@ -246,7 +279,7 @@ int xenstore_open(struct xenstore **out, struct ev_loop *loop)
     if (r < 0) {
         log_message(LOG_ERR, "cannot read my domid (\"domid\" in my xenstore home): %s",
                     strerror(-r));
-        goto fail;
+        return r;
     }
     char *end;
     errno = 0;
@@ -254,50 +287,80 @@ int xenstore_open(struct xenstore **out, struct ev_loop *loop)
     if (!domid[0] || *end || errno || value >= 0x7FF0) {
         log_message(LOG_ERR, "my xenstore \"domid\" is not a domid: \"%.32s\"", domid);
         free(domid);
-        r = -EINVAL;
-        goto fail;
+        return -EINVAL;
     }
     free(domid);
-    xenstore->domid = (unsigned int)value;
-
+    *domid_out = (unsigned int)value;
     int fd = xs_fileno(xenstore->handle);
-    if (fd < 0) {
-        r = -errno;
-        goto fail;
-    }
+    if (fd < 0)
+        return errno ? -errno : -EIO;
     ev_io_init(&xenstore->io, xenstore_on_readable, fd, EV_READ);
     xenstore->io.data = xenstore;
+    return 0;
+}
+
+int xenstore_open(struct xenstore **out, struct ev_loop *loop)
+{
+    struct xenstore *xenstore = calloc(1, sizeof(*xenstore));
+    if (!xenstore)
+        return -ENOMEM;
+    xenstore->loop = loop;
+    xenstore->hangup_fd = xenstore->socket_copy = -1;
+    int r = connection_open(xenstore, &xenstore->domid);
+    if (r < 0) {
+        xenstore_close(xenstore);
+        return r;
+    }
     *out = xenstore;
     return 0;
-fail:
-    xenstore_close(xenstore);
-    return r;
+}
+
+int xenstore_reconnect(struct xenstore *xenstore)
+{
+    if (xenstore->handle && !xenstore->failed)
+        return 0;
+    connection_close(xenstore);
+    unsigned int domid;
+    int r = connection_open(xenstore, &domid);
+    if (r == 0 && domid != xenstore->domid) {
+        log_message(LOG_ERR, "xenstore says I am domain %u now, not %u: not using it", domid,
+                    xenstore->domid);
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        connection_close(xenstore);
+        return r;
+    }
+    /* New tokens: an event of the old connection never reaches anyone. */
+    for (size_t i = 0; i < xenstore->watch_count; i++) {
+        struct xenstore_watch *watch = xenstore->watches[i];
+        if (!watch)
+            continue;
+        watch->serial = xenstore->next_serial++;
+        r = watch_arm(xenstore, watch);
+        if (r < 0 && !xenstore_error_is_room(r)) {
+            log_message(LOG_ERR, "cannot watch %s again: %s", watch->path, strerror(-r));
+            connection_close(xenstore);
+            return r;
+        }
+    }
+    if (xenstore->started)
+        xenstore_start(xenstore);
+    return 0;
 }
 
 void xenstore_close(struct xenstore *xenstore)
 {
     if (!xenstore)
         return;
-    if (xenstore->loop) {
-        ev_io_stop(xenstore->loop, &xenstore->io);
-        if (xenstore->hangup_fd >= 0)
-            ev_io_stop(xenstore->loop, &xenstore->hangup);
-    }
-    if (xenstore->hangup_fd >= 0)
-        close(xenstore->hangup_fd);
-    if (xenstore->socket_copy >= 0)
-        close(xenstore->socket_copy);
+    connection_close(xenstore);
     for (size_t i = 0; i < xenstore->watch_count; i++)
-        free(xenstore->watches[i].path);
+        if (xenstore->watches[i]) {
+            free(xenstore->watches[i]->path);
+            free(xenstore->watches[i]);
+        }
     free(xenstore->watches);
-    if (xenstore->handle)
-        xs_close(xenstore->handle);
     free(xenstore);
-}
-
-struct xs_handle *xenstore_handle(struct xenstore *xenstore)
-{
-    return xenstore->handle;
 }
 
 unsigned int xenstore_domid(const struct xenstore *xenstore)
@@ -305,91 +368,90 @@ unsigned int xenstore_domid(const struct xenstore *xenstore)
     return xenstore->domid;
 }
 
-static void watch_free(struct xenstore *xenstore, struct watch *watch)
+bool xenstore_connected(const struct xenstore *xenstore)
 {
-    if (!watch->armed)
-        xenstore->unarmed_count--;
-    free(watch->path);
-    *watch = (struct watch){0};
+    return xenstore->handle && !xenstore->failed;
 }
 
-int xenstore_watch(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
-                   void *userdata)
+int xenstore_watch_add(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
+                       void *userdata, bool keep_refused, struct xenstore_watch **out)
 {
-    /* One a reload released, on the same path: taken over as it is. */
-    for (size_t i = 0; i < xenstore->watch_count; i++) {
-        struct watch *watch = &xenstore->watches[i];
-        if (watch->path && !watch->fn && strcmp(watch->path, path) == 0) {
-            watch->fn = fn;
-            watch->userdata = userdata;
-            return watch->armed ? 0 : watch_arm(xenstore, i);
-        }
-    }
     size_t slot = 0;
-    while (slot < xenstore->watch_count && xenstore->watches[slot].path)
+    while (slot < xenstore->watch_count && xenstore->watches[slot])
         slot++;
     if (slot == xenstore->watch_count) {
-        struct watch *grown = realloc(xenstore->watches, (slot + 1) * sizeof(*grown));
+        struct xenstore_watch **grown = realloc(xenstore->watches, (slot + 1) * sizeof(*grown));
         if (!grown)
             return -ENOMEM;
         xenstore->watches = grown;
-        grown[slot] = (struct watch){0};
+        grown[slot] = NULL;
     }
-    struct watch *watch = &xenstore->watches[slot];
-    char *copy = strdup(path);
-    if (!copy)
+    struct xenstore_watch *watch = calloc(1, sizeof(*watch));
+    if (!watch || !(watch->path = strdup(path))) {
+        free(watch);
         return -ENOMEM;
-    *watch = (struct watch){.path = copy, .fn = fn, .userdata = userdata,
-                            .serial = xenstore->next_serial++};
+    }
+    watch->fn = fn;
+    watch->userdata = userdata;
+    watch->slot = slot;
+    watch->serial = xenstore->next_serial++;
+    xenstore->watches[slot] = watch;
     if (slot == xenstore->watch_count)
         xenstore->watch_count++;
     xenstore->unarmed_count++;
-    int r = watch_arm(xenstore, slot);
-    if (r < 0 && !xenstore_error_is_room(r))
-        watch_free(xenstore, watch);
+    int r = watch_arm(xenstore, watch);
+    bool kept = r == 0 || (keep_refused && (xenstore_error_is_room(r) || r == -ENOTCONN));
+    if (!kept) {
+        xenstore_watch_remove(xenstore, watch);
+        return r;
+    }
+    *out = watch;
     return r;
 }
 
-void xenstore_watches_release(struct xenstore *xenstore)
+void xenstore_watch_remove(struct xenstore *xenstore, struct xenstore_watch *watch)
 {
-    for (size_t i = 0; i < xenstore->watch_count; i++)
-        xenstore->watches[i].fn = NULL;
-}
-
-void xenstore_watches_drop_released(struct xenstore *xenstore)
-{
-    for (size_t i = 0; i < xenstore->watch_count; i++) {
-        struct watch *watch = &xenstore->watches[i];
-        if (!watch->path || watch->fn)
-            continue;
+    if (!watch)
+        return;
+    if (watch->armed && xenstore_connected(xenstore)) {
         char token[64];
-        watch_token(xenstore, i, token, sizeof(token));
-        if (watch->armed && !xs_unwatch(xenstore->handle, watch->path, token))
+        watch_token(watch, token, sizeof(token));
+        if (!xs_unwatch(xenstore->handle, watch->path, token))
             log_message(LOG_WARNING, "cannot remove the watch on %s: %s", watch->path,
                         strerror(errno));
-        watch_free(xenstore, watch);
     }
+    if (!watch->armed)
+        xenstore->unarmed_count--;
+    xenstore->watches[watch->slot] = NULL;
+    free(watch->path);
+    free(watch);
+}
+
+void xenstore_watch_retarget(struct xenstore_watch *watch, xenstore_watch_fn fn, void *userdata)
+{
+    watch->fn = fn;
+    watch->userdata = userdata;
+}
+
+bool xenstore_watch_armed(const struct xenstore_watch *watch)
+{
+    return watch->armed;
 }
 
 void xenstore_discard_events(struct xenstore *xenstore)
 {
     char **event;
-    while ((event = xs_check_watch(xenstore->handle)))
+    while (xenstore_connected(xenstore) && (event = xs_check_watch(xenstore->handle)))
         free(event);
 }
 
-bool xenstore_failed(const struct xenstore *xenstore)
-{
-    return xenstore->failed;
-}
-
-void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_lost_fn fn, void *userdata)
+void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_event_fn fn, void *userdata)
 {
     xenstore->on_lost = fn;
     xenstore->lost_userdata = userdata;
 }
 
-void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_batch_fn fn, void *userdata)
+void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_event_fn fn, void *userdata)
 {
     xenstore->on_batch = fn;
     xenstore->batch_userdata = userdata;
@@ -407,6 +469,9 @@ void xenstore_memory_recovered(struct xenstore *xenstore)
 
 void xenstore_start(struct xenstore *xenstore)
 {
+    xenstore->started = true;
+    if (!xenstore_connected(xenstore))
+        return;
     ev_io_start(xenstore->loop, &xenstore->io);
     if (xenstore->hangup_fd >= 0)
         ev_io_start(xenstore->loop, &xenstore->hangup);
@@ -416,12 +481,17 @@ void xenstore_start(struct xenstore *xenstore)
 
 int xenstore_read(struct xenstore *xenstore, const char *path, char **value, unsigned int *length)
 {
+    *value = NULL;
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     *value = xs_read(xenstore->handle, XBT_NULL, path, length);
     return *value ? 0 : xenstore_failure(xenstore);
 }
 
 int xenstore_write(struct xenstore *xenstore, const char *path, const char *value)
 {
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     return xs_write(xenstore->handle, XBT_NULL, path, value, (unsigned int)strlen(value))
                ? 0
                : xenstore_failure(xenstore);
@@ -429,12 +499,17 @@ int xenstore_write(struct xenstore *xenstore, const char *path, const char *valu
 
 int xenstore_mkdir(struct xenstore *xenstore, const char *path)
 {
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     return xs_mkdir(xenstore->handle, XBT_NULL, path) ? 0 : xenstore_failure(xenstore);
 }
 
 int xenstore_directory(struct xenstore *xenstore, const char *path, char ***children,
                        unsigned int *count)
 {
+    *children = NULL;
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     *children = xs_directory(xenstore->handle, XBT_NULL, path, count);
     return *children ? 0 : xenstore_failure(xenstore);
 }
@@ -442,6 +517,9 @@ int xenstore_directory(struct xenstore *xenstore, const char *path, char ***chil
 int xenstore_get_permissions(struct xenstore *xenstore, const char *path,
                              struct xs_permissions **permissions, unsigned int *count)
 {
+    *permissions = NULL;
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     *permissions = xs_get_permissions(xenstore->handle, XBT_NULL, path, count);
     return *permissions ? 0 : xenstore_failure(xenstore);
 }
@@ -449,6 +527,8 @@ int xenstore_get_permissions(struct xenstore *xenstore, const char *path,
 int xenstore_set_permissions(struct xenstore *xenstore, const char *path,
                              struct xs_permissions *permissions, unsigned int count)
 {
+    if (!xenstore_connected(xenstore))
+        return -ENOTCONN;
     return xs_set_permissions(xenstore->handle, XBT_NULL, path, permissions, count)
                ? 0
                : xenstore_failure(xenstore);

@@ -8,53 +8,70 @@
  * says when room returns: a refused watch is kept and tried again after each
  * later batch of events, and owners retry what they could not write from the
  * batch callback. Nothing here runs on a timer.
+ *
+ * The object outlives its connection: when xenstored goes away the
+ * registrations stay, and xenstore_reconnect() arms them again on a new
+ * connection, so that their owners keep them across an outage.
  */
 #pragma once
 
 #include <stdbool.h>
 
 struct ev_loop;
-struct xs_handle;
 struct xs_permissions;
 struct xenstore;
 
 typedef void (*xenstore_watch_fn)(const char *path, void *userdata);
-typedef void (*xenstore_lost_fn)(void *userdata);
-typedef void (*xenstore_batch_fn)(void *userdata);
+typedef void (*xenstore_event_fn)(void *userdata);
+
+/* One registration, owned by whoever added it. */
+struct xenstore_watch;
 
 /* Connects the way libxenstore chooses (XENSTORED_PATH, the dom0 socket, or
  * /dev/xen/xenbus) and learns the daemon's own domid from "domid" in its home. */
 int xenstore_open(struct xenstore **out, struct ev_loop *loop);
-void xenstore_close(struct xenstore *xenstore);   /* NULL-safe */
+/* Closes the connection; every watch must have been removed. NULL-safe. */
+void xenstore_close(struct xenstore *xenstore);
 
-struct xs_handle *xenstore_handle(struct xenstore *xenstore);
 unsigned int xenstore_domid(const struct xenstore *xenstore);
+/* Whether the connection is up. While it is down every request fails with
+ * -ENOTCONN at once and the watches wait to be armed again. */
+bool xenstore_connected(const struct xenstore *xenstore);
 
-/* Watches path. 0 once xenstored has the watch. A watch refused for lack of
- * room (xenstore_error_is_room()) is kept and tried again after each later
- * batch of events; its first event (xenstored fires one on every new watch,
- * on path itself) tells the owner it is armed. Any other error: not kept. */
-int xenstore_watch(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
-                   void *userdata);
-/* A reload keeps the connection and, for the paths the new owners watch
- * again, the watches themselves: no round trip, no moment without the watch,
- * and no need for room xenstored may not have. Before the new owners register,
- * xenstore_watches_release() detaches every watch from its owner; after,
- * xenstore_watches_drop_released() removes those nobody took back. */
-void xenstore_watches_release(struct xenstore *xenstore);
-void xenstore_watches_drop_released(struct xenstore *xenstore);
-/* Drops events already queued: used once, right before a full scan that reads
+/*
+ * Watches path; *out is the registration, removed with xenstore_watch_remove().
+ * 0 once xenstored has it. A watch refused for lack of room
+ * (xenstore_error_is_room()) is kept with keep_refused (then *out is set and
+ * the error returned): it is tried again after each later batch of events,
+ * and its first event (xenstored fires one on every new watch, on path
+ * itself) tells the owner it is armed. Otherwise nothing is kept.
+ */
+int xenstore_watch_add(struct xenstore *xenstore, const char *path, xenstore_watch_fn fn,
+                       void *userdata, bool keep_refused, struct xenstore_watch **out);
+/* Removes a registration (NULL-safe); an event still queued for it is dropped. */
+void xenstore_watch_remove(struct xenstore *xenstore, struct xenstore_watch *watch);
+/* The owner of a registration moved (a reload carried it): events go to fn
+ * and userdata from now on. */
+void xenstore_watch_retarget(struct xenstore_watch *watch, xenstore_watch_fn fn, void *userdata);
+/* Whether xenstored has the registration now. */
+bool xenstore_watch_armed(const struct xenstore_watch *watch);
+
+/* Drops events already queued: used right before a full scan that reads
  * everything those events could have announced (the initial event every watch
  * fires on registration among them). */
 void xenstore_discard_events(struct xenstore *xenstore);
-/* True once the connection was lost. */
-bool xenstore_failed(const struct xenstore *xenstore);
-/* Called once when the connection is lost (xenstored closed its socket, or
- * reading events failed); without a callback the loop is stopped. The
- * callback must not close the connection itself: it is called from it. */
-void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_lost_fn fn, void *userdata);
+/* Called once each time the connection is lost (xenstored closed its socket,
+ * or reading events failed). The callback may not close the connection. */
+void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_event_fn fn, void *userdata);
 /* Called after each batch of watch events (may be NULL). */
-void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_batch_fn fn, void *userdata);
+void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_event_fn fn, void *userdata);
+/*
+ * After a loss: connects again, checks that this is still the same domain,
+ * and arms every registration again (what is refused for lack of room is
+ * kept and tried again). 0, or a negative errno with the connection still
+ * down. Events are dispatched again once the caller returns to the loop.
+ */
+int xenstore_reconnect(struct xenstore *xenstore);
 /* Whether a request was refused for lack of memory (-ENOMEM, or -EIO for a
  * write) since xenstore_memory_recovered() was last called. xenstored drops
  * watch events for a domain at its memory quota without telling it: after

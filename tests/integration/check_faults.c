@@ -710,8 +710,9 @@ START_TEST(reconnects_when_xenstored_comes_back)
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
 
     ck_assert_int_eq(kill(harness_xenstored_pid(harness), SIGKILL), 0);
-    ck_assert_int_eq(daemon_runner_wait_status(&runner, "xenstore connection lost; reconnecting",
-                                               TIMEOUT_MS), 0);
+    ck_assert_int_eq(daemon_runner_wait_status(&runner, "xenstore connection lost; "
+                                               "reconnecting; 0/1 bridges ready; waiting: "
+                                               "domu1/br0 (dm)", TIMEOUT_MS), 0);
 
     struct harness *second = NULL;
     ck_assert_int_eq(harness_start(&second, NULL), 0);
@@ -1338,49 +1339,102 @@ START_TEST(node_taken_over_is_not_used)
 }
 END_TEST
 
-/* A reload adds a subtree, so the daemon needs one more watch, when other
- * clients of DomD have used up its watch quota (xenstored -W): the backends
- * there count as not ready with the reason in status, the other bridges keep
- * working, and once room returns the watch is armed at the next xenstore
- * event (xenstored does not announce room) and the bridge follows. */
-START_TEST(watch_quota_exhausted_at_run_time)
+/* two_bridges and a bridge whose backend lies in another subtree of DomD's
+ * home, so that it needs one more watch. */
+static char *config_with_new_subtree(void)
 {
-    start_daemon(two_bridges);
-    struct xs_handle *client = harness_open(harness, DOMD);
-    ck_assert_ptr_nonnull(client);
-    ck_assert_int_gt(xs_take_every_watch(client, "/local/domain/1/data/taken"), 0);
-
     char *config = NULL;
     ck_assert_int_ge(asprintf(&config, "%s\n[backend disk]\nprobe = xenstore\n"
                               "path = backend/vdisk/5/0/state\nvalue = 4\n\n"
                               "[bridge domu1/br2]\ndevice-tree-path = /pcie@2\n"
                               "backends = disk\n", two_bridges), 0);
+    return config;
+}
+
+/* A reload adds a subtree, so the daemon needs one more watch, when other
+ * clients of DomD have used up its watch quota (xenstored -W). A reload is
+ * all or nothing: it fails, says why (the quota), and the running
+ * configuration stays wholly in force; once room returns the same reload
+ * goes through and the new bridge follows its backend. */
+START_TEST(watch_quota_exhausted_at_run_time)
+{
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, two_bridges), 0);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    struct xs_handle *client = harness_open(harness, DOMD);
+    ck_assert_ptr_nonnull(client);
+    ck_assert_int_gt(xs_take_every_watch(client, "/local/domain/1/data/taken"), 0);
+
+    char *config = config_with_new_subtree();
     ck_assert_int_eq(xs_write_string(domd, "backend/vdisk/5/0/state", "4"), 0);
-    ck_assert_int_eq(daemon_runner_reload(&runner, config), 0);
-    free(config);
+    ck_assert_int_eq(daemon_runner_reload(&runner, config), 1);
+    char *errors = NULL;
+    ck_assert_int_ge(daemon_runner_log_errors(&runner, &errors), 1);
+    ck_assert_msg(strstr(errors, "cannot watch /local/domain/1/backend in xenstore: Argument list "
+                                 "too long (xenstored's watch quota of this domain, -W, is used "
+                                 "up)"), "errors logged:\n%s", errors);
+    ck_assert_msg(strstr(errors, "reload failed: Argument list too long"),
+                  "errors logged:\n%s", errors);
+    free(errors);
     daemon_runner_drain(&runner);
     char *output = status_text();
-    ck_assert_msg(strstr(output, "disk: not watched: xenstored refused a watch on "
-                                 "/local/domain/1/backend: Argument list too long "
-                                 "(xenstored's watch quota of this domain, -W, is used up)"),
-                  "status was:\n%s", output);
-    ck_assert_msg(strstr(output, "domu1/br2 "), "status was:\n%s", output);
+    ck_assert_msg(!strstr(output, "domu1/br2") && !strstr(output, "disk"), "status was:\n%s",
+                  output);
     free(output);
-    /* Its node exists, waiting; the other bridges keep working. */
     char node[64];
-    node_path(node, sizeof(node), 2, NULL);
-    ck_assert_int_eq(xs_wait_settled(frontend, node, "waiting", TIMEOUT_MS), 0);
+    node_path(node, sizeof(node), 2, "state");
+    ck_assert_ptr_null(xs_read_string(frontend, node));
+    /* The running configuration goes on. */
     set_backend(0, 0, true);
     node_path(node, sizeof(node), 0, NULL);
     ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
 
-    /* Room returns; the next event the daemon gets arms the watch, and its
-     * first event reads the backend. */
+    /* Room returns: the same reload goes through. */
     ck_assert(xs_unwatch(client, "/local/domain/1/data/taken0", "taken"));
-    set_backend(1, 0, true);
+    ck_assert_int_eq(daemon_runner_reload(&runner, config), 0);
     node_path(node, sizeof(node), 2, NULL);
     ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
     ck_assert_uint_eq(read_generation(2), 2);
+    ck_assert_uint_eq(read_generation(0), 2);   /* br0 not touched by the reloads */
+    free(config);
+    xs_close(client);
+}
+END_TEST
+
+/* At start there is no running configuration to keep: a watch xenstored
+ * refuses for lack of room leaves its backends not ready, with the reason
+ * in status, the other bridges work, and the watch is armed at the next
+ * xenstore event once room returns (xenstored does not announce room). */
+START_TEST(watch_quota_exhausted_at_start)
+{
+    struct xs_handle *client = harness_open(harness, DOMD);
+    ck_assert_ptr_nonnull(client);
+    /* Room for the first subtree's watch (device-model), not for more. */
+    int taken = xs_take_every_watch(client, "/local/domain/1/data/taken");
+    ck_assert(xs_unwatch(client, "/local/domain/1/data/taken0", "taken"));
+    char *config = config_with_new_subtree();
+    ck_assert_int_eq(xs_write_string(domd, "backend/vdisk/5/0/state", "4"), 0);
+    start_daemon(config);
+    free(config);
+    daemon_runner_drain(&runner);
+    char *output = status_text();
+    ck_assert_msg(strstr(output, "not watched: xenstored refused a watch on "), "status was:\n%s",
+                  output);
+    free(output);
+    char node[64];
+    node_path(node, sizeof(node), 0, NULL);
+    set_backend(0, 0, true);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
+
+    /* Room returns; the next event the daemon gets arms what was refused. */
+    for (int i = 1; i < taken; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/local/domain/1/data/taken%d", i);
+        ck_assert(xs_unwatch(client, path, "taken"));
+    }
+    set_backend(1, 0, true);
+    node_path(node, sizeof(node), 2, NULL);
+    ck_assert_int_eq(xs_wait_settled(frontend, node, "ready", TIMEOUT_MS), 0);
     output = status_text();
     ck_assert_msg(!strstr(output, "not watched"), "status was:\n%s", output);
     free(output);
@@ -1503,6 +1557,7 @@ static Suite *faults_suite(void)
         {"keys changed", changed_keys_are_written_again, setup},
         {"node taken over", node_taken_over_is_not_used, setup},
         {"watch quota", watch_quota_exhausted_at_run_time, setup_small_watch_quota},
+        {"watch quota at start", watch_quota_exhausted_at_start, setup_small_watch_quota},
         {"memory quota", memory_quota_exhausted_at_run_time, setup_memory_quota},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -255,18 +255,46 @@ START_TEST(no_watchdog_unless_asked)
 }
 END_TEST
 
-START_TEST(wait_for_all_extends_the_start_timeout)
+/* Until READY=1 (it must come), no message may say EXTEND_TIMEOUT_USEC=
+ * other than allowed (NULL: none); returns the message with READY=1. */
+static const char *expect_ready_extending_only(const char *allowed)
 {
+    for (;;) {
+        const char *message = expect_message("");
+        for (const char *p = message; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+            if (strncmp(p, "EXTEND_TIMEOUT_USEC=", 20) == 0)
+                ck_assert_msg(allowed && has_line(p, allowed), "unexpected extension: %s", p);
+        if (has_line(message, "READY=1"))
+            return message;
+    }
+}
+
+/* --ready-when=all: READY=1 waits for every bridge to be ready or degraded,
+ * and the start timeout is extended once, to the longest bridge timeout and
+ * a margin of 5 s, never further. The degraded bridge ends the wait after
+ * its timeout (1 s here), though it still waits. */
+START_TEST(wait_for_all_ends_at_the_bridge_timeouts)
+{
+    write_config(one_bridge, "timeout = 1\n");
     ck_assert_int_eq(daemon_runner_spawn(&runner, (const char *[]){"--ready-when=all", NULL}), 0);
     const char *message = expect_message("EXTEND_TIMEOUT_USEC=");
     ck_assert_msg(!has_line(message, "READY=1"), "READY=1 before all bridges are ready");
-    ck_assert(has_line(message, "EXTEND_TIMEOUT_USEC=15000000"));
-    /* Periodically while waiting (every 5 s); nothing else is announced. */
-    message = expect_message("");
-    ck_assert_msg(has_line(message, "EXTEND_TIMEOUT_USEC=15000000"), "got %s", message);
-    /* Once every bridge is ready: READY=1 and the extensions stop. */
+    ck_assert_msg(has_line(message, "EXTEND_TIMEOUT_USEC=6000000"), "got %s", message);
+    expect_ready_extending_only(NULL);
+    ck_assert_str_eq(runner.last_status,
+                     "0/1 bridges ready; waiting: domu1/pcie0 (dm); degraded: domu1/pcie0");
+}
+END_TEST
+
+/* Without a bridge timeout nothing extends the start timeout: the unit's own
+ * TimeoutStartSec= bounds the wait; READY=1 once every bridge is ready. */
+START_TEST(wait_for_all_without_timeouts_extends_nothing)
+{
+    ck_assert_int_eq(daemon_runner_spawn(&runner, (const char *[]){"--ready-when=all", NULL}), 0);
+    const char *message = expect_message("STATUS=");
+    ck_assert_msg(!has_line(message, "READY=1"), "READY=1 before all bridges are ready");
     ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
-    expect_message("READY=1");
+    expect_ready_extending_only(NULL);
     ck_assert_str_eq(runner.last_status, "1/1 bridges ready");
 }
 END_TEST
@@ -334,7 +362,8 @@ static Suite *service_suite(void)
         {"broken reload", broken_reload_keeps_the_running_configuration},
         {"watchdog", watchdog_at_half_the_interval},
         {"no watchdog", no_watchdog_unless_asked},
-        {"wait for all", wait_for_all_extends_the_start_timeout},
+        {"wait for all, bridge timeouts", wait_for_all_ends_at_the_bridge_timeouts},
+        {"wait for all, no timeouts", wait_for_all_without_timeouts_extends_nothing},
         {"stderr prefixes", stderr_lines_carry_priority_prefixes},
         {"log level", log_level_filters},
     };

@@ -92,11 +92,15 @@ static void on_deadline(struct ev_loop *timer_loop, ev_timer *timer, int revents
 
 START_TEST(room_returned_during_a_batch_is_used_after_it)
 {
-    ck_assert_int_eq(xenstore_watch(connection, "/local/domain/1/data/armed", on_armed_watch, NULL),
-                     0);
+    struct xenstore_watch *armed = NULL, *refused = NULL;
+    ck_assert_int_eq(xenstore_watch_add(connection, "/local/domain/1/data/armed", on_armed_watch,
+                                        NULL, true, &armed), 0);
     ck_assert_int_gt(xs_take_every_watch(other, "/local/domain/1/data/taken"), 0);
-    int r = xenstore_watch(connection, "/local/domain/1/data/refused", on_refused_watch, NULL);
+    int r = xenstore_watch_add(connection, "/local/domain/1/data/refused", on_refused_watch, NULL,
+                               true, &refused);
     ck_assert_msg(r == -E2BIG, "the watch beyond the quota: %s", strerror(-r));
+    ck_assert_ptr_nonnull(refused);   /* kept, to be tried again */
+    ck_assert(!xenstore_watch_armed(refused));
     /* The registration event of the first watch is not the one that matters. */
     xenstore_discard_events(connection);
     xenstore_start(connection);
@@ -114,6 +118,9 @@ START_TEST(room_returned_during_a_batch_is_used_after_it)
     ck_assert_msg(observed.refused_watch_events > 0,
                   "room came back during a batch, yet the refused watch was not armed after "
                   "it (no event in %.0f s)", TIMEOUT_SECONDS);
+    ck_assert(xenstore_watch_armed(refused));
+    xenstore_watch_remove(connection, armed);
+    xenstore_watch_remove(connection, refused);
 }
 END_TEST
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests of the readiness model (daemon/core/model.c): aggregation of a
- * bridge's backends, the bridge state machine driven only by
- * model_set_backend_ready(), and the observer that hears each transition once.
+ * bridge's backends, the bridge state machine driven only by observations
+ * (up, down, or not observed), the observer that hears each transition
+ * once, and what a reload or a restart carries into a new model.
  */
 #include <check.h>
 #include <errno.h>
@@ -16,7 +17,6 @@
 #include <unistd.h>
 
 #include "core/model.h"
-#include "util/log.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -32,9 +32,11 @@ struct transition {
 static struct {
     struct transition list[512];
     size_t count;
-    /* on_backend calls: the backend, and how many transitions preceded it */
+    /* on_backend calls: the backend, how many transitions preceded it, and
+     * what was last known of it before */
     struct backend *backends[512];
     size_t transitions_before[512];
+    enum backend_readiness last_known[512];
     size_t backend_count;
 } seen;
 
@@ -49,11 +51,13 @@ static void record_transition(struct bridge *bridge, enum bridge_state old_state
     seen.list[seen.count++] = (struct transition){bridge, old_state, bridge->state, cause};
 }
 
-static void record_backend(struct backend *backend, void *userdata)
+static void record_backend(struct backend *backend, enum backend_readiness last_known,
+                           void *userdata)
 {
     ck_assert_ptr_eq(userdata, &seen);
     ck_assert_uint_lt(seen.backend_count, ARRAY_SIZE(seen.backends));
     seen.transitions_before[seen.backend_count] = seen.count;
+    seen.last_known[seen.backend_count] = last_known;
     seen.backends[seen.backend_count++] = backend;
 }
 
@@ -65,7 +69,6 @@ static const struct model_observer recorder = {
 
 static void setup(void)
 {
-    log_set_max_priority(LOG_ERR);   /* transitions log at notice/warning */
     model = model_new();
     ck_assert_ptr_nonnull(model);
     ck_assert_int_eq(model_add_frontend(model, "domu1", &frontend), 0);
@@ -128,7 +131,8 @@ static void assert_transition(size_t index, const struct bridge *bridge,
     ck_assert_int_eq(t->old_state, old_state);
     ck_assert_int_eq(t->new_state, old_state == BRIDGE_READY ? BRIDGE_WAITING : BRIDGE_READY);
     ck_assert_msg(t->cause == cause, "transition %zu of %s: caused by %s, expected %s", index,
-                  bridge->name, t->cause ? t->cause->name : "(null)", cause->name);
+                  bridge->name, t->cause ? t->cause->name : "(null)",
+                  cause ? cause->name : "(null)");
 }
 
 /* Index in seen.list of the one transition of bridge among [from, seen.count). */
@@ -505,47 +509,6 @@ START_TEST(test_backend_observer)
 }
 END_TEST
 
-/* Transitions are logged once with the bridge, frontend and causing backend. */
-START_TEST(test_transition_logged)
-{
-    struct backend *backend = add_backend("disk");
-    add_bridge("domu1/pcie0", 1, &backend);
-
-    char path[] = "/tmp/check_model_log.XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    ck_assert_int_ge(saved, 0);
-    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
-    log_set_max_priority(LOG_DEBUG);
-
-    set_ready(backend, true);
-    set_ready(backend, true);
-    model_set_backend_ready(model, backend, false, "state is 5");
-
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    log_set_max_priority(LOG_ERR);
-
-    char text[4096];
-    ssize_t length = pread(fd, text, sizeof(text) - 1, 0);
-    close(fd);
-    ck_assert_int_gt(length, 0);
-    text[length] = '\0';
-    const char *ready =
-        "bridge domu1/pcie0 (frontend domu1, domid 7) ready: last backend disk is up";
-    const char *waiting =
-        "bridge domu1/pcie0 (frontend domu1, domid 7) waiting: backend disk went away: state is 5";
-    const char *first = strstr(text, ready);
-    ck_assert_msg(first, "no ready message in log:\n%s", text);
-    ck_assert_msg(!strstr(first + 1, ready), "ready logged twice:\n%s", text);
-    ck_assert_msg(strstr(text, waiting), "no waiting message in log:\n%s", text);
-}
-END_TEST
-
 /* ---- queries ---- */
 
 START_TEST(test_ready_bridge_count)
@@ -709,6 +672,278 @@ START_TEST(test_state_names)
 }
 END_TEST
 
+/* ---- what is not observed ---- */
+
+/* A bridge keeps its state while a backend is not observed: it becomes
+ * ready only once every backend is observed up, and waits as soon as one
+ * is observed down. */
+START_TEST(test_unobserved_holds)
+{
+    struct backend *backends[2] = {0};
+    add_backends("be", 2, backends);
+    struct bridge *bridge = add_bridge("domu1/pcie0", 2, backends);
+    set_ready(backends[0], true);
+    set_ready(backends[1], true);
+    ck_assert_int_eq(bridge->state, BRIDGE_READY);
+    ck_assert_uint_eq(seen.count, 1);
+
+    /* Its source lost sight of be0: the bridge holds, no transition. */
+    model_forget_backend(model, backends[0], "source gone");
+    ck_assert_int_eq(backend_readiness(backends[0]), BACKEND_UNOBSERVED);
+    ck_assert(!backends[0]->ready && !backends[0]->down);
+    ck_assert_str_eq(backends[0]->detail, "source gone");
+    ck_assert_int_eq(bridge->state, BRIDGE_READY);
+    ck_assert_uint_eq(seen.count, 1);
+
+    /* be1 seen down meanwhile: waiting at once, caused by be1. */
+    set_ready(backends[1], false);
+    ck_assert_int_eq(bridge->state, BRIDGE_WAITING);
+    ck_assert_uint_eq(seen.count, 2);
+    assert_transition(1, bridge, BRIDGE_READY, backends[1]);
+
+    /* be1 up again with be0 still not observed: no guess, still waiting. */
+    set_ready(backends[1], true);
+    ck_assert_int_eq(bridge->state, BRIDGE_WAITING);
+    ck_assert_uint_eq(seen.count, 2);
+
+    /* be0 observed again: ready. */
+    set_ready(backends[0], true);
+    ck_assert_int_eq(bridge->state, BRIDGE_READY);
+    ck_assert_uint_eq(seen.count, 3);
+    assert_transition(2, bridge, BRIDGE_WAITING, backends[0]);
+}
+END_TEST
+
+/* The same for a liveness source: a backend whose liveness is not observed
+ * is not up, and not down either. */
+START_TEST(test_forgotten_liveness_holds)
+{
+    struct backend *backend = add_backend("dm");
+    backend->liveness_unit = "qemu.service";
+    struct bridge *bridge = add_bridge("domu1/pcie0", 1, &backend);
+    set_ready(backend, true);
+    ck_assert_int_eq(bridge->state, BRIDGE_WAITING);   /* liveness not observed yet */
+    ck_assert_uint_eq(seen.count, 0);
+    model_set_backend_alive(model, backend, true, NULL);
+    ck_assert_int_eq(bridge->state, BRIDGE_READY);
+    model_forget_backend_alive(model, backend, "asking systemd");
+    ck_assert_int_eq(backend_readiness(backend), BACKEND_UNOBSERVED);
+    ck_assert_int_eq(bridge->state, BRIDGE_READY);
+    model_set_backend_alive(model, backend, false, "unit is failed");
+    ck_assert_int_eq(bridge->state, BRIDGE_WAITING);
+    ck_assert_str_eq(backend->detail, "unit is failed");
+    ck_assert_uint_eq(seen.count, 2);
+}
+END_TEST
+
+/* on_backend says what was last observed, so that a backend looked at
+ * again and found as it was can be told from a change. */
+START_TEST(test_last_known)
+{
+    struct backend *backend = add_backend("disk");
+    add_bridge("domu1/pcie0", 1, &backend);
+    set_ready(backend, true);
+    ck_assert_uint_eq(seen.backend_count, 1);
+    ck_assert_int_eq(seen.last_known[0], BACKEND_UNOBSERVED);
+    model_forget_backend(model, backend, "lost");
+    ck_assert_uint_eq(seen.backend_count, 2);
+    ck_assert_int_eq(seen.last_known[1], BACKEND_UP);
+    set_ready(backend, true);
+    ck_assert_uint_eq(seen.backend_count, 3);
+    ck_assert_int_eq(seen.last_known[2], BACKEND_UP);   /* found as it was */
+    set_ready(backend, false);
+    ck_assert_int_eq(seen.last_known[3], BACKEND_UP);
+    ck_assert_int_eq(backend->last_known, BACKEND_DOWN);
+}
+END_TEST
+
+/* A bridge seeded with what an earlier instance showed its frontend keeps
+ * it through the first observations, and a change found is a transition. */
+START_TEST(test_seeded_bridge)
+{
+    struct backend *backends[2] = {0};
+    add_backends("be", 2, backends);
+    struct bridge *ready = add_bridge("domu1/pcie0", 1, &backends[0]);
+    struct bridge *gone = add_bridge("domu1/pcie1", 2, backends);
+    model_seed_bridge(model, ready, BRIDGE_READY);
+    model_seed_bridge(model, gone, BRIDGE_READY);
+    ck_assert(ready->been_ready);
+    ck_assert_uint_eq(seen.count, 0);
+
+    set_ready(backends[0], true);
+    ck_assert_int_eq(ready->state, BRIDGE_READY);
+    ck_assert_int_eq(gone->state, BRIDGE_READY);   /* be1 not observed yet */
+    ck_assert_uint_eq(seen.count, 0);
+    set_ready(backends[1], false);
+    ck_assert_int_eq(gone->state, BRIDGE_WAITING);
+    ck_assert_uint_eq(seen.count, 1);
+    assert_transition(0, gone, BRIDGE_READY, backends[1]);
+}
+END_TEST
+
+/* A second model as a reload loads it: frontend domu1 (domid 7), with
+ * backends and bridges added by the caller. */
+static struct model *reload_model(struct frontend **out)
+{
+    struct model *next = model_new();
+    ck_assert_ptr_nonnull(next);
+    struct frontend *fe = NULL;
+    ck_assert_int_eq(model_add_frontend(next, "domu1", &fe), 0);
+    fe->domid = 7;
+    *out = fe;
+    return next;
+}
+
+static struct backend *next_backend(struct model *next, const char *name, const char *path)
+{
+    struct backend *backend = NULL;
+    ck_assert_int_eq(model_add_backend(next, name, &backend), 0);
+    backend->xenstore_path = model_store_text(next, path);
+    backend->expected_value = model_store_text(next, "4");
+    return backend;
+}
+
+static struct bridge *next_bridge(struct model *next, struct frontend *fe, const char *name,
+                                  size_t count, struct backend *const *backends)
+{
+    struct bridge *bridge = NULL;
+    ck_assert_int_eq(model_add_bridge(next, name, &bridge), 0);
+    bridge->frontend = fe;
+    for (size_t i = 0; i < count; i++)
+        ck_assert_int_eq(model_link(bridge, backends[i]), 0);
+    return bridge;
+}
+
+/* Backends defined as before keep their observations (detail included),
+ * bridges of the same node their state and since; settling the new model
+ * changes nothing and tells no one. */
+START_TEST(test_carry_unchanged)
+{
+    struct backend *backends[2] = {0};
+    backends[0] = add_backend("a");
+    backends[0]->xenstore_path = "backend/a";
+    backends[0]->expected_value = "4";
+    backends[1] = add_backend("b");
+    backends[1]->xenstore_path = "backend/b";
+    backends[1]->expected_value = "4";
+    struct bridge *bridge = add_bridge("domu1/pcie0", 2, backends);
+    struct bridge *other = add_bridge("domu1/pcie1", 1, &backends[1]);
+    set_ready(backends[0], true);
+    model_set_backend_ready(model, backends[1], false, "state is 2");
+    frontend->known = true;
+    frontend->absent = true;
+    uint64_t since = other->state_since_usec = 123456;
+    bridge->state_since_usec = 42;
+
+    struct frontend *fe;
+    struct model *next = reload_model(&fe);
+    struct backend *a = next_backend(next, "a", "backend/a");
+    struct backend *b = next_backend(next, "b", "backend/b");
+    struct backend *both[2] = {a, b};
+    struct bridge *next_first = next_bridge(next, fe, "domu1/pcie0", 2, both);
+    struct bridge *next_other = next_bridge(next, fe, "domu1/pcie1", 1, &b);
+    ck_assert_int_eq(model_carry(next, model), 0);
+    ck_assert(a->ready && !a->down);
+    ck_assert(b->down);
+    ck_assert_str_eq(b->detail, "state is 2");
+    ck_assert_int_eq(b->last_known, BACKEND_DOWN);
+    ck_assert(fe->known && fe->absent);
+    ck_assert_uint_eq(next_first->ready_count, 1);
+    ck_assert_uint_eq(next_first->down_count, 1);
+    ck_assert_int_eq(next_first->state, BRIDGE_WAITING);
+    ck_assert_uint_eq(next_other->state_since_usec, since);
+    ck_assert_uint_eq(next_first->state_since_usec, 42);
+
+    memset(&seen, 0, sizeof(seen));
+    model_set_observer(next, &recorder);
+    model_settle(next);
+    ck_assert_uint_eq(seen.count, 0);
+    model_free(next);
+}
+END_TEST
+
+/* A backend defined otherwise starts unobserved, and the bridges that need
+ * it hold; a bridge whose backends changed settles on what is known, with
+ * no backend as the cause. */
+START_TEST(test_carry_changed)
+{
+    struct backend *backends[2] = {0};
+    backends[0] = add_backend("a");
+    backends[0]->xenstore_path = "backend/a";
+    backends[0]->expected_value = "4";
+    backends[1] = add_backend("b");
+    backends[1]->xenstore_path = "backend/b";
+    backends[1]->expected_value = "4";
+    struct bridge *first = add_bridge("domu1/pcie0", 1, &backends[0]);
+    struct bridge *second = add_bridge("domu1/pcie1", 1, &backends[0]);
+    set_ready(backends[0], true);
+    model_set_backend_ready(model, backends[1], false, "state is 2");
+    ck_assert_int_eq(first->state, BRIDGE_READY);
+
+    struct frontend *fe;
+    struct model *next = reload_model(&fe);
+    struct backend *a = next_backend(next, "a", "backend/a-moved");
+    struct backend *b = next_backend(next, "b", "backend/b");
+    struct bridge *next_first = next_bridge(next, fe, "domu1/pcie0", 1, &a);
+    struct backend *both[2] = {a, b};
+    struct bridge *next_second = next_bridge(next, fe, "domu1/pcie1", 2, both);
+    ck_assert_int_eq(model_carry(next, model), 0);
+    ck_assert_int_eq(backend_readiness(a), BACKEND_UNOBSERVED);
+    ck_assert(!fe->known);   /* the old frontend's presence was never read */
+    ck_assert_int_eq(next_first->state, BRIDGE_READY);
+
+    memset(&seen, 0, sizeof(seen));
+    model_set_observer(next, &recorder);
+    model_settle(next);
+    /* pcie0 holds (a is looked at again); pcie1 now needs b, which is down. */
+    ck_assert_int_eq(next_first->state, BRIDGE_READY);
+    ck_assert_int_eq(next_second->state, BRIDGE_WAITING);
+    ck_assert_uint_eq(seen.count, 1);
+    assert_transition(0, next_second, BRIDGE_READY, NULL);
+    model_set_backend_ready(next, a, false, "moved and gone");
+    ck_assert_int_eq(next_first->state, BRIDGE_WAITING);
+    model_free(next);
+    (void)second;
+}
+END_TEST
+
+/* Carrying copies: the running model stays whole (a reload that fails goes
+ * on with it). */
+START_TEST(test_carry_leaves_old)
+{
+    struct backend *backend = add_backend("a");
+    backend->xenstore_path = "backend/a";
+    backend->expected_value = "4";
+    add_bridge("domu1/pcie0", 1, &backend);
+    model_set_backend_ready(model, backend, false, "state is 2");
+    struct frontend *fe;
+    struct model *next = reload_model(&fe);
+    struct backend *a = next_backend(next, "a", "backend/a");
+    next_bridge(next, fe, "domu1/pcie0", 1, &a);
+    ck_assert_int_eq(model_carry(next, model), 0);
+    model_free(next);
+    ck_assert_str_eq(backend->detail, "state is 2");
+    ck_assert_str_eq(backend->probe_detail, "state is 2");
+}
+END_TEST
+
+/* Settled: ready, or degraded (past its start-up timeout). */
+START_TEST(test_settled_count)
+{
+    struct backend *backends[2] = {0};
+    add_backends("be", 2, backends);
+    struct bridge *a = add_bridge("domu1/a", 1, &backends[0]);
+    struct bridge *b = add_bridge("domu1/b", 1, &backends[1]);
+    ck_assert_uint_eq(model_settled_bridge_count(model), 0);
+    set_ready(backends[0], true);
+    ck_assert_uint_eq(model_settled_bridge_count(model), 1);
+    model_set_bridge_degraded(model, b, true);
+    ck_assert_uint_eq(model_settled_bridge_count(model), 2);
+    model_set_bridge_degraded(model, a, true);   /* a ready bridge is never degraded */
+    ck_assert(!a->degraded);
+}
+END_TEST
+
 /* ---- runner ---- */
 
 static void add_case(Suite *suite, const char *name, const TTest *test, int loops)
@@ -737,7 +972,14 @@ static Suite *model_suite(void)
     add_case(suite, "shared_backend", test_shared_backend, 0);
     add_case(suite, "observer_once_per_transition", test_observer_once_per_transition, 0);
     add_case(suite, "backend_observer", test_backend_observer, 0);
-    add_case(suite, "transition_logged", test_transition_logged, 0);
+    add_case(suite, "unobserved_holds", test_unobserved_holds, 0);
+    add_case(suite, "forgotten_liveness_holds", test_forgotten_liveness_holds, 0);
+    add_case(suite, "last_known", test_last_known, 0);
+    add_case(suite, "seeded_bridge", test_seeded_bridge, 0);
+    add_case(suite, "carry_unchanged", test_carry_unchanged, 0);
+    add_case(suite, "carry_changed", test_carry_changed, 0);
+    add_case(suite, "carry_leaves_old", test_carry_leaves_old, 0);
+    add_case(suite, "settled_count", test_settled_count, 0);
     add_case(suite, "ready_bridge_count", test_ready_bridge_count, 0);
     add_case(suite, "find", test_find, 0);
     add_case(suite, "bridge_id", test_bridge_id, 0);
@@ -750,8 +992,6 @@ static Suite *model_suite(void)
 
 int main(void)
 {
-    /* Logs go to stderr as text even when run from a systemd unit. */
-    unsetenv("JOURNAL_STREAM");
     SRunner *runner = srunner_create(model_suite());
     if (!getenv("CK_FORK"))
         srunner_set_fork_status(runner, CK_FORK);   /* CK_FORK=no for valgrind */

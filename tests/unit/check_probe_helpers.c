@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "control/announce.h"
+#include "probes/announce-probe.h"
 #include "core/model.h"
 #include "probes/socket-diag.h"
 

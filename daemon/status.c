@@ -8,9 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "announce.h"
 #include "core/model.h"
-#include "daemon.h"
+#include "probes/announce-probe.h"
 #include "signallers/signaller.h"
 
 static struct json_object *json_string_or_null(const char *text)
@@ -30,7 +29,8 @@ static struct json_object *status_time(uint64_t usec)
     return json_object_new_string(text);
 }
 
-static struct json_object *status_bridge(const struct daemon *daemon, const struct bridge *bridge)
+static struct json_object *status_bridge(const struct bridge *bridge,
+                                         struct signaller *const *signallers, size_t count)
 {
     struct json_object *object = json_object_new_object();
     json_object_object_add(object, "name", json_object_new_string(bridge->name));
@@ -53,8 +53,6 @@ static struct json_object *status_bridge(const struct daemon *daemon, const stru
     json_object_object_add(object, "degraded", json_object_new_boolean(bridge->degraded));
 
     struct json_object *signals = json_object_new_array();
-    struct signaller *signallers[4];
-    size_t count = daemon_signallers(daemon, signallers, 4);
     for (size_t i = 0; i < count; i++) {
         struct signal_report report;
         if (signallers[i]->ops->report(signallers[i], bridge, &report) < 0)
@@ -83,19 +81,37 @@ static struct json_object *status_backend(const struct backend *backend)
     return object;
 }
 
-struct json_object *status_build(const struct daemon *daemon)
+static struct json_object *status_refusals(const struct probe *announce)
 {
-    const struct model *model = daemon->model;
+    struct json_object *array = json_object_new_array();
+    struct announce_refusal refusals[ANNOUNCE_REFUSALS_KEPT];
+    size_t count = announce_probe_refusals(announce, refusals);
+    for (size_t i = 0; i < count; i++) {
+        const struct announce_refusal *refusal = &refusals[i];
+        struct json_object *object = json_object_new_object();
+        json_object_object_add(object, "time", status_time((uint64_t)refusal->time * 1000000u));
+        json_object_object_add(object, "backend", json_object_new_string(refusal->backend));
+        json_object_object_add(object, "pid", json_object_new_int(refusal->pid));
+        json_object_object_add(object, "uid", json_object_new_int64(refusal->uid));
+        json_object_object_add(object, "reason", json_object_new_string(refusal->reason));
+        json_object_array_add(array, object);
+    }
+    return array;
+}
+
+struct json_object *status_build(const struct model *model, struct signaller *const *signallers,
+                                 size_t signaller_count, const struct probe *announce)
+{
     struct json_object *status = json_object_new_object();
     struct json_object *bridges = json_object_new_array();
     for (size_t i = 0; i < model->bridge_count; i++)
-        json_object_array_add(bridges, status_bridge(daemon, model->bridges[i]));
+        json_object_array_add(bridges,
+                              status_bridge(model->bridges[i], signallers, signaller_count));
     json_object_object_add(status, "bridges", bridges);
     struct json_object *backends = json_object_new_array();
     for (size_t i = 0; i < model->backend_count; i++)
         json_object_array_add(backends, status_backend(model->backends[i]));
     json_object_object_add(status, "backends", backends);
-    json_object_object_add(status, "refused_announcements",
-                           announce_status_refusals(daemon->announce_probe));
+    json_object_object_add(status, "refused_announcements", status_refusals(announce));
     return status;
 }

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The control commands of protocol/xenready-control.h, served by the
+ * transport in control/control-server.c: status, wait, reload, and the
+ * announcements ready and gone.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "control/control-server.h"
+#include "core/model.h"
+#include "daemon.h"
+#include "probes/announce-probe.h"
+#include "signallers/signaller.h"
+#include "status.h"
+#include "util/log.h"
+
+enum { WAIT_BRIDGES_MAX = 64 };
+
+/* A "wait" held until its bridges are all ready or it times out. */
+struct wait_request {
+    struct daemon *daemon;
+    struct control_client *client;
+    struct wait_request *next;
+    size_t count;
+    char *bridges[];
+};
+
+/* Answers at once, from the cached answer when nothing changed since it was
+ * built: building 290 KB of JSON takes ~2.5 ms of the loop at 600 bridges,
+ * and busy clients asking again and again would otherwise delay signals. */
+static struct json_object *command_status(void *context, struct control_client *client,
+                                          struct json_object *request, const struct ucred *peer)
+{
+    struct daemon *daemon = context;
+    if (!daemon->status_answer) {
+        struct signaller *signallers[SOURCES_KINDS_MAX];
+        size_t count = sources_signallers(&daemon->sources, signallers, SOURCES_KINDS_MAX);
+        struct json_object *response = status_build(daemon->model, signallers, count,
+                                                    sources_probe(&daemon->sources, "announce"));
+        json_object_object_add(response, "ok", json_object_new_boolean(true));
+        daemon->status_answer = control_answer_new(response);
+        json_object_put(response);
+    }
+    control_client_send(client, daemon->status_answer
+                                    ? control_answer_ref(daemon->status_answer)
+                                    : NULL);
+    return NULL;
+}
+
+/* The answer to a wait, or NULL while some bridge is still waiting and time
+ * is left. */
+static struct json_object *wait_evaluate(const struct wait_request *wait, bool timed_out)
+{
+    const struct model *model = wait->daemon->model;
+    struct json_object *waiting = json_object_new_array();
+    for (size_t i = 0; i < wait->count; i++) {
+        const struct bridge *bridge = model_find_bridge(model, wait->bridges[i]);
+        if (!bridge) {
+            char message[128];
+            snprintf(message, sizeof(message), "unknown bridge \"%.64s\"", wait->bridges[i]);
+            json_object_put(waiting);
+            return control_error(message);
+        }
+        if (bridge->state != BRIDGE_READY)
+            json_object_array_add(waiting, json_object_new_string(bridge->name));
+    }
+    bool ready = json_object_array_length(waiting) == 0;
+    if (!ready && !timed_out) {
+        json_object_put(waiting);
+        return NULL;
+    }
+    struct json_object *response = control_ok();
+    json_object_object_add(response, "ready", json_object_new_boolean(ready));
+    json_object_object_add(response, "waiting", waiting);
+    return response;
+}
+
+static void wait_free(struct wait_request *wait)
+{
+    for (struct wait_request **link = &wait->daemon->waits; *link; link = &(*link)->next)
+        if (*link == wait) {
+            *link = wait->next;
+            break;
+        }
+    for (size_t i = 0; i < wait->count; i++)
+        free(wait->bridges[i]);
+    free(wait);
+}
+
+static void wait_on_timeout(struct control_client *client, void *data)
+{
+    struct wait_request *wait = data;
+    struct json_object *response = wait_evaluate(wait, true);
+    wait_free(wait);
+    control_client_respond(client, response);
+}
+
+static void wait_on_close(struct control_client *client, void *data)
+{
+    wait_free(data);
+}
+
+void daemon_answer_waits(struct daemon *daemon)
+{
+    struct wait_request *next;
+    for (struct wait_request *wait = daemon->waits; wait; wait = next) {
+        next = wait->next;
+        struct json_object *response = wait_evaluate(wait, false);
+        if (!response)
+            continue;
+        struct control_client *client = wait->client;
+        wait_free(wait);
+        control_client_respond(client, response);
+    }
+}
+
+static struct json_object *command_wait(void *context, struct control_client *client,
+                                        struct json_object *request, const struct ucred *peer)
+{
+    struct daemon *daemon = context;
+    struct json_object *bridges, *timeout = NULL;
+    const char *usage = "wait: \"bridges\" must be an array of 1 to 64 bridge names";
+    if (!json_object_object_get_ex(request, "bridges", &bridges)
+        || !json_object_is_type(bridges, json_type_array) || json_object_array_length(bridges) == 0
+        || json_object_array_length(bridges) > WAIT_BRIDGES_MAX)
+        return control_error(usage);
+    double seconds = -1;
+    if (json_object_object_get_ex(request, "timeout", &timeout)
+        && !json_object_is_type(timeout, json_type_null)) {
+        if (!json_object_is_type(timeout, json_type_int)
+            && !json_object_is_type(timeout, json_type_double))
+            return control_error("wait: \"timeout\" must be a number of seconds");
+        seconds = json_object_get_double(timeout);
+        if (!isfinite(seconds) || seconds < 0)
+            return control_error("wait: \"timeout\" must be a number of seconds");
+    }
+    size_t count = json_object_array_length(bridges);
+    struct wait_request *wait = calloc(1, sizeof(*wait) + count * sizeof(char *));
+    if (!wait)
+        return control_error("out of memory");
+    *wait = (struct wait_request){.daemon = daemon, .client = client};
+    for (size_t i = 0; i < count; i++) {
+        struct json_object *name = json_object_array_get_idx(bridges, i);
+        char *copy = json_object_is_type(name, json_type_string)
+                         ? strdup(json_object_get_string(name))
+                         : NULL;
+        if (!copy) {
+            bool bad = !json_object_is_type(name, json_type_string);
+            wait_free(wait);
+            return control_error(bad ? usage : "out of memory");
+        }
+        wait->bridges[wait->count++] = copy;
+    }
+    struct json_object *response = wait_evaluate(wait, seconds == 0);
+    if (response) {
+        wait_free(wait);
+        return response;
+    }
+    /* Held: daemon_answer_waits() or the timeout answers. */
+    wait->next = daemon->waits;
+    daemon->waits = wait;
+    control_client_hold(client, seconds, wait_on_timeout, wait_on_close, wait);
+    return NULL;
+}
+
+static struct json_object *command_reload(void *context, struct control_client *client,
+                                          struct json_object *request, const struct ucred *peer)
+{
+    log_message(LOG_INFO, "control client (pid %d, uid %u) asked for a reload", (int)peer->pid,
+                (unsigned int)peer->uid);
+    struct config_report report = {0};
+    char reason[512] = "";
+    int r = daemon_reload(context, &report, reason, sizeof(reason));
+    struct json_object *response = r == 0 ? control_ok() : control_error(reason);
+    struct json_object *messages = json_object_new_array();
+    for (size_t i = 0; i < report.line_count; i++)
+        json_object_array_add(messages, json_object_new_string(report.lines[i]));
+    json_object_object_add(response, "messages", messages);
+    config_report_clear(&report);
+    return response;
+}
+
+/* ready and gone: {"backend": NAME}. A refusal is kept for status (so the
+ * cached answer goes); what an accepted one changes reaches it through the
+ * model. */
+static struct json_object *announce(struct daemon *daemon, const char *command, bool ready,
+                                    struct json_object *request, const struct ucred *peer)
+{
+    struct json_object *member;
+    const char *name = json_object_object_get_ex(request, "backend", &member)
+                               && json_object_is_type(member, json_type_string)
+                           ? json_object_get_string(member)
+                           : NULL;
+    struct announce_peer who = {.pid = peer->pid, .uid = peer->uid};
+    char reason[512];
+    bool now_ready = false;
+    int r;
+    if (name) {
+        r = announce_probe_announce(sources_probe(&daemon->sources, "announce"), daemon->model,
+                                    name, ready, &who, &now_ready, reason, sizeof(reason));
+    } else {
+        snprintf(reason, sizeof(reason), "%s: request has no backend", command);
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        daemon_schedule_status(daemon);
+        return control_error(reason);
+    }
+    struct json_object *response = control_ok();
+    json_object_object_add(response, "backend", json_object_new_string(name));
+    json_object_object_add(response, "ready", json_object_new_boolean(now_ready));
+    return response;
+}
+
+static struct json_object *command_ready(void *context, struct control_client *client,
+                                         struct json_object *request, const struct ucred *peer)
+{
+    return announce(context, "ready", true, request, peer);
+}
+
+static struct json_object *command_gone(void *context, struct control_client *client,
+                                        struct json_object *request, const struct ucred *peer)
+{
+    return announce(context, "gone", false, request, peer);
+}
+
+/* Commands of protocol/xenready-control.h; one line per command. */
+static const struct control_command commands[] = {
+    {"status", command_status},
+    {"wait", command_wait},
+    {"reload", command_reload},
+    {"ready", command_ready},
+    {"gone", command_gone},
+};
+
+const struct control_command *daemon_commands(size_t *count)
+{
+    *count = sizeof(commands) / sizeof(commands[0]);
+    return commands;
+}
