@@ -21,13 +21,25 @@
  * makes the other end unbound again (for the same remote domain); a static
  * channel's pending event waits until the receiver binds.
  *
- * Every operation appends a line to DIR/log ("<domid> notify <port> delivered"
- * and so on) for tests to count.
+ * Masking is as strict as the Linux evtchn driver's (drivers/xen/evtchn.c):
+ * evtchn_interrupt() disables the port's irq when it queues an event for
+ * userspace, and the port is only enabled again when the program writes it
+ * back (xenevtchn_unmask()). Here a port is masked, per handle, when
+ * xenevtchn_pending() returns it; a notification arriving while it is masked
+ * is held as pending (xenevtchn_pending() then fails with EAGAIN), and
+ * xenevtchn_unmask() delivers one held event again. A program that forgets
+ * to unmask therefore misses every later event, as it would under Xen. A port
+ * starts unmasked when bound.
+ *
+ * Every operation appends a line to DIR/log ("<domid> notify <port> delivered",
+ * "<domid> masked <port> pending", "<domid> unmask <port>" and so on) for
+ * tests to count.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +66,10 @@ struct xenevtchn_handle {
     struct sockaddr_un address;
     unsigned int ports[FAKE_PORT_MAX];
     size_t port_count;
+    /* By local port: delivered to the program and not unmasked yet, and an
+     * event held back meanwhile (at most one, as Xen's pending bit). */
+    bool masked[FAKE_PORT_MAX];
+    bool held[FAKE_PORT_MAX];
     struct xenevtchn_handle *next;
 };
 
@@ -152,14 +168,24 @@ static int port_allocate(unsigned int domid)
     return -1;
 }
 
+/* A port's mask state is that of its binding: a new one starts unmasked,
+ * and nothing held for an old one survives it. */
+static void port_reset(xenevtchn_handle *handle, unsigned int port)
+{
+    if (port < FAKE_PORT_MAX)
+        handle->masked[port] = handle->held[port] = false;
+}
+
 static void handle_track(xenevtchn_handle *handle, unsigned int port)
 {
+    port_reset(handle, port);
     if (handle->port_count < FAKE_PORT_MAX)
         handle->ports[handle->port_count++] = port;
 }
 
 static void handle_untrack(xenevtchn_handle *handle, unsigned int port)
 {
+    port_reset(handle, port);
     for (size_t i = 0; i < handle->port_count; i++)
         if (handle->ports[i] == port) {
             handle->ports[i] = handle->ports[--handle->port_count];
@@ -289,6 +315,10 @@ static int fake_bind_static(xenevtchn_handle *handle, unsigned int port)
         return -1;
     }
     fclose(file);
+    if (port >= FAKE_PORT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
     if (record_read("port", self, port, &existing) == 0) {
         errno = EBUSY;
         return -1;
@@ -364,11 +394,30 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *handle)
             errno = EIO;
         return -1;
     }
+    if (port < FAKE_PORT_MAX) {
+        if (handle->masked[port]) {
+            /* Linux would not have queued it: the fd was readable only
+             * because of this datagram, and the event waits for the unmask. */
+            handle->held[port] = true;
+            fake_log("%u masked %u pending", fake_domid(), port);
+            errno = EAGAIN;
+            return -1;
+        }
+        handle->masked[port] = true;
+    }
     return (xenevtchn_port_or_error_t)port;
 }
 
 int xenevtchn_unmask(xenevtchn_handle *handle, evtchn_port_t port)
 {
+    bool held = port < FAKE_PORT_MAX && handle->held[port];
+    if (port < FAKE_PORT_MAX)
+        handle->masked[port] = handle->held[port] = false;
+    /* Logged first: a test that saw the waiter react can count the line. */
+    fake_log("%u unmask %u%s", fake_domid(), port, held ? " redelivered" : "");
+    /* Xen raises an event that became pending while masked on the unmask. */
+    if (held)
+        deliver(handle->address.sun_path, port);
     return 0;
 }
 
