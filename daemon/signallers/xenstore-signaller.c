@@ -872,6 +872,7 @@ static void xenstore_signaller_commit(struct signaller *base)
         struct frontend_watch *watch = signaller->watches[i];
         watch->frontend = watch->next_frontend;
         watch->taken = false;
+        watch->fresh = false;
         free(watch->nodes);
         watch->nodes = watch->next_nodes;
         watch->node_count = watch->next_node_count;
@@ -899,9 +900,10 @@ static void xenstore_signaller_start(struct signaller *base)
         if (!node)
             continue;
         if (node->fresh) {
+            /* Made even for a frontend whose directory is missing: a DomD
+             * that may not make it says so, naming what the toolstack owes. */
             node->fresh = false;
-            if (!node->bridge->frontend->absent)
-                node_reconcile(signaller, node, false);
+            node_reconcile(signaller, node, false);
         } else if (node->describe) {
             node->describe = false;
             if (node->usable && node_write_description(signaller, node, true, false) == 0)
