@@ -17,8 +17,9 @@
 #include <xenstore.h>
 
 #include "daemon-runner.h"
-#include "xenstore-proxy.h"
 #include "harness.h"
+#include "mixed-backends.h"
+#include "xenstore-proxy.h"
 
 enum { DOMD = 1, FRONTEND = 5, BYSTANDER = 9, TIMEOUT_MS = 10000 };
 enum { BRIDGES = 4, BACKENDS_PER_BRIDGE = 3 };
@@ -27,35 +28,8 @@ static struct harness *harness;
 static struct daemon_runner runner;
 static struct xs_handle *domd, *frontend, *dom0;
 
-/* The backends of the flapping of every probe kind (see there). */
-enum kind { KIND_XENSTORE, KIND_SOCKET, KIND_ANNOUNCE, KIND_UNIT, KIND_DEVICE_MODEL,
-            KIND_PIDFILE, KINDS };
-
-static const char *const kind_names[KINDS] = {"xenstore", "socket", "announce", "unit",
-                                              "device-model", "pidfile"};
-
-static const struct mixed_backend {
-    const char *name;
-    enum kind kind;
-} mixed_backends[] = {
-    {"x0", KIND_XENSTORE}, {"x1", KIND_XENSTORE}, {"s0", KIND_SOCKET}, {"s1", KIND_SOCKET},
-    {"a0", KIND_ANNOUNCE}, {"a1", KIND_ANNOUNCE}, {"u0", KIND_UNIT},   {"u1", KIND_UNIT},
-    {"dm", KIND_DEVICE_MODEL}, {"p0", KIND_PIDFILE},
-};
-
-enum { MIXED_BACKENDS = sizeof(mixed_backends) / sizeof(mixed_backends[0]), MIXED_BRIDGES = 7 };
-
-/* Which backends each bridge needs; every backend but u0 is shared, and
- * br6 needs four kinds at once. */
-static const char *const mixed_bridges[MIXED_BRIDGES] = {
-    "x0 s0 a0", "x1 s1 a1", "s0 a1", "x0 x1 s1 a0", "u0 dm", "u1 p0", "dm p0 u1 s1",
-};
-
-/* The processes behind socket and pidfile backends, by backend; and the
- * fake systemd1. File-scope so that teardown ends them after a failure. */
-static struct peer mixed_peers[MIXED_BACKENDS];
-static struct fake_systemd fake_systemd;
-static unsigned int unit_changes;   /* how many the flapping made, to vary their signal */
+/* Backends of every probe kind, for the flapping of every kind. */
+static struct mixed mixed;
 
 static void setup_with(const char *const *xenstored_args)
 {
@@ -99,9 +73,7 @@ static void teardown(void)
     daemon_runner_finish(&runner);
     xenstore_proxy_stop(proxy);
     proxy = NULL;
-    for (size_t k = 0; k < MIXED_BACKENDS; k++)
-        peer_kill(&mixed_peers[k]);
-    fake_systemd_stop(&fake_systemd);
+    mixed_stop(&mixed);
     if (domd)
         xs_close(domd);
     if (frontend)
@@ -252,15 +224,6 @@ static void grid_assert_truth(bool up[BRIDGES][BACKENDS_PER_BRIDGE], struct grid
     }
 }
 
-static unsigned int seed_from_env(void)
-{
-    const char *text = getenv("XENREADY_SEED");
-    unsigned int seed = text ? (unsigned int)strtoul(text, NULL, 10) : 20261126u;
-    printf("seed: %u (replay with XENREADY_SEED=%u)\n", seed, seed);
-    fflush(stdout);
-    return seed;
-}
-
 static long daemon_rss_kib(void)
 {
     char path[64], line[256];
@@ -281,7 +244,7 @@ static long daemon_rss_kib(void)
  * flat. */
 START_TEST(flapping_converges_to_the_truth)
 {
-    unsigned int seed = seed_from_env();
+    unsigned int seed = test_seed();
     char *config = grid_config();
     start_daemon(config);
     free(config);
@@ -317,197 +280,6 @@ START_TEST(flapping_converges_to_the_truth)
 }
 END_TEST
 
-/* The same with every kind of backend the flapping can come from:
- *  - xenstore keys (written and removed by DomD);
- *  - vhost-user-like sockets: a real test-backend process started to listen,
- *    or SIGKILLed (the socket probe follows inotify and the holder's pidfd);
- *  - announcements: xenreadyctl ready/gone through the control socket;
- *  - units: the fake org.freedesktop.systemd1 on a private bus changes
- *    their ActiveState (up: active, reloading; down: inactive, activating,
- *    deactivating, failed) and sends PropertiesChanged;
- *  - the frontend's device model: device-model/5/state written "running",
- *    or removed or "paused";
- *  - pidfile liveness: a backend whose xenstore key says "running" for good
- *    (as QEMU's does) and whose pidfile names a real process, started (it
- *    writes the pidfile) or SIGKILLed.
- * Events from different sources have no common order, so after each burst
- * the test waits for the daemon's STATUS= to name exactly the backends
- * missing in truth, then for every bridge to settle in its true state on
- * the frontend's watch, and checks generations moved by the parity of the
- * changes. The daemon must log no error meanwhile. */
-static char *mixed_config(void)
-{
-    char *config = NULL;
-    size_t size = 0;
-    FILE *stream = open_memstream(&config, &size);
-    const char *dir = harness_directory(harness);
-    fprintf(stream, "[frontend domu1]\ndomid = 5\n");
-    for (int k = 0; k < MIXED_BACKENDS; k++) {
-        const char *name = mixed_backends[k].name;
-        fprintf(stream, "\n[backend %s]\n", name);
-        switch (mixed_backends[k].kind) {
-        case KIND_XENSTORE:
-            fprintf(stream, "probe = xenstore\npath = device-model/5/%s/state\n"
-                            "value = running\n", name);
-            break;
-        case KIND_SOCKET:
-            fprintf(stream, "probe = socket\npath = %s/%s.sock\n", dir, name);
-            break;
-        case KIND_ANNOUNCE:
-            fprintf(stream, "probe = announce\nowner = uid:%u\n", (unsigned int)geteuid());
-            break;
-        case KIND_UNIT:
-            fprintf(stream, "probe = unit\nunit = %s.service\n", name);
-            break;
-        case KIND_DEVICE_MODEL:
-            fprintf(stream, "probe = device-model\nfrontend = domu1\n");
-            break;
-        case KIND_PIDFILE:
-            fprintf(stream, "probe = xenstore\npath = device-model/5/%s/state\n"
-                            "value = running\npidfile = %s/%s.pid\n", name, dir, name);
-            break;
-        default:
-            ck_abort();
-        }
-    }
-    for (int i = 0; i < MIXED_BRIDGES; i++)
-        fprintf(stream, "\n[bridge domu1/br%d]\ndevice-tree-path = /pcie@%d\nbackends = %s\n",
-                i, i, mixed_bridges[i]);
-    fclose(stream);
-    return config;
-}
-
-/* Calls found(k) for each backend bridge needs, in configuration order;
- * stops at the first that returns false. Returns whether none did. */
-static bool mixed_each(int bridge, bool (*found)(int k, void *data), void *data)
-{
-    char words[64];
-    snprintf(words, sizeof(words), "%s", mixed_bridges[bridge]);
-    for (char *save = NULL, *word = strtok_r(words, " ", &save); word;
-         word = strtok_r(NULL, " ", &save))
-        for (int k = 0; k < MIXED_BACKENDS; k++)
-            if (strcmp(word, mixed_backends[k].name) == 0 && !found(k, data))
-                return false;
-    return true;
-}
-
-static bool mixed_is_up(int k, void *up)
-{
-    return ((const bool *)up)[k];
-}
-
-static bool mixed_truth(const bool up[MIXED_BACKENDS], int bridge)
-{
-    return mixed_each(bridge, mixed_is_up, (void *)up);
-}
-
-struct status_text {
-    const bool *up;
-    FILE *stream;
-    const char *separator;
-};
-
-static bool mixed_name_missing(int k, void *data)
-{
-    struct status_text *text = data;
-    if (!text->up[k]) {
-        fprintf(text->stream, "%s%s", text->separator, mixed_backends[k].name);
-        text->separator = " ";
-    }
-    return true;
-}
-
-/* The STATUS= the daemon sends when its view equals the truth: every
- * waiting bridge with the backends it misses, in configuration order. */
-static void mixed_status(const bool up[MIXED_BACKENDS], char *status, size_t size)
-{
-    int ready = 0;
-    for (int i = 0; i < MIXED_BRIDGES; i++)
-        ready += mixed_truth(up, i);
-    char *text = NULL;
-    size_t length = 0;
-    FILE *stream = open_memstream(&text, &length);
-    fprintf(stream, "%d/%d bridges ready", ready, MIXED_BRIDGES);
-    const char *separator = "; waiting: ";
-    for (int i = 0; i < MIXED_BRIDGES; i++) {
-        if (mixed_truth(up, i))
-            continue;
-        fprintf(stream, "%sdomu1/br%d (", separator, i);
-        separator = ", ";
-        struct status_text inner = {.up = up, .stream = stream, .separator = ""};
-        mixed_each(i, mixed_name_missing, &inner);
-        fprintf(stream, ")");
-    }
-    fclose(stream);
-    ck_assert_uint_lt(length, size);
-    snprintf(status, size, "%s", text);
-    free(text);
-}
-
-/* Brings backend k up or down the way its kind is; seed picks among the
- * values that mean the same. */
-static void mixed_set(int k, bool up, unsigned int *seed)
-{
-    static const char *const unit_up[] = {"active", "reloading"};
-    static const char *const unit_down[] = {"inactive", "activating", "deactivating", "failed"};
-    const char *name = mixed_backends[k].name;
-    const char *dir = harness_directory(harness);
-    char path[300];
-    switch (mixed_backends[k].kind) {
-    case KIND_XENSTORE:
-        snprintf(path, sizeof(path), "device-model/5/%s/state", name);
-        if (up)
-            ck_assert_int_eq(xs_write_string(domd, path, "running"), 0);
-        else
-            ck_assert(xs_rm(domd, XBT_NULL, path));
-        break;
-    case KIND_SOCKET:
-        /* Started: unlinks what a killed one left, binds and listens. */
-        if (up) {
-            snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
-            peer_start(&mixed_peers[k], (const char *[]){XENREADY_PEERS "/test-backend", path,
-                                                         NULL});
-            peer_do(&mixed_peers[k], "listen", "ok");
-        } else {
-            peer_kill(&mixed_peers[k]);
-        }
-        break;
-    case KIND_ANNOUNCE:
-        ck_assert_int_eq(daemon_runner_ctl(&runner, NULL,
-                                           (const char *[]){up ? "ready" : "gone", name, NULL}),
-                         0);
-        break;
-    case KIND_UNIT:
-        snprintf(path, sizeof(path), "%s.service", name);
-        /* Every other change only names the properties as invalidated, as
-         * systemd does for some: the probe has to ask for the values. */
-        (unit_changes++ % 2 ? fake_systemd_invalidate : fake_systemd_set)(
-            &fake_systemd, path, up ? unit_up[rand_r(seed) % 2] : unit_down[rand_r(seed) % 4]);
-        break;
-    case KIND_DEVICE_MODEL:
-        if (up)
-            ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
-        else if (rand_r(seed) % 2)
-            ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "paused"), 0);
-        else
-            ck_assert(xs_rm(domd, XBT_NULL, "device-model/5/state"));
-        break;
-    case KIND_PIDFILE:
-        /* A new process writes its pid over the dead one's. */
-        if (up) {
-            snprintf(path, sizeof(path), "pidfile %s/%s.pid", dir, name);
-            peer_start(&mixed_peers[k], (const char *[]){XENREADY_PEERS "/test-backend",
-                                                         "/nonexistent/qemu", NULL});
-            peer_do(&mixed_peers[k], path, "ok");
-        } else {
-            peer_kill(&mixed_peers[k]);
-        }
-        break;
-    default:
-        ck_abort();
-    }
-}
-
 static long long elapsed_ms(const struct timespec *start)
 {
     struct timespec now;
@@ -526,20 +298,37 @@ static void assert_no_error_logged(void)
     free(errors);
 }
 
+/* The same with every kind of backend the flapping can come from:
+ *  - xenstore keys (written and removed by DomD);
+ *  - vhost-user-like sockets: a real test-backend process started to listen,
+ *    or SIGKILLed (the socket probe follows inotify and the holder's pidfd);
+ *  - announcements: xenreadyctl ready/gone through the control socket;
+ *  - units: the fake org.freedesktop.systemd1 on a private bus changes
+ *    their ActiveState (up: active, reloading; down: inactive, activating,
+ *    deactivating, failed) and sends PropertiesChanged;
+ *  - the frontend's device model: device-model/5/state written "running",
+ *    or removed or "paused";
+ *  - pidfile liveness: a backend whose xenstore key says "running" for good
+ *    (as QEMU's does) and whose pidfile names a real process, started (it
+ *    writes the pidfile) or SIGKILLed.
+ * Events from different sources have no common order, so after each burst
+ * the test waits for the daemon's STATUS= to name exactly the backends
+ * missing in truth, then for every bridge to settle in its true state on
+ * the frontend's watch, and checks generations moved by the parity of the
+ * changes. The daemon must log no error meanwhile. */
 START_TEST(flapping_of_every_kind_converges)
 {
     enum { EVENTS = 1000, BURST = 50 };
-    unsigned int seed = seed_from_env();
+    unsigned int seed = test_seed();
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    fake_systemd_start(&fake_systemd, harness_directory(harness),
-                       (const char *[]){"u0.service=inactive", "u1.service=inactive", NULL});
+    mixed_init(&mixed, harness, &runner, domd);
     /* The pidfile backend's key stays, as QEMU's does: its process decides. */
     ck_assert_int_eq(xs_write_string(domd, "device-model/5/p0/state", "running"), 0);
-    char *config = mixed_config();
+    char *config = mixed_config(&mixed);
     ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
     free(config);
-    runner.system_bus = fake_systemd.address;
+    runner.system_bus = mixed.fake_systemd.address;
     ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
 
@@ -560,7 +349,7 @@ START_TEST(flapping_of_every_kind_converges)
                "process runs but cannot be followed\n");
         for (int k = 0; k < MIXED_BACKENDS; k++)
             if (mixed_backends[k].kind == KIND_SOCKET || mixed_backends[k].kind == KIND_PIDFILE)
-                mixed_set(k, up[k] = mixed_backends[k].kind == KIND_SOCKET, &seed);
+                mixed_set(&mixed, k, up[k] = mixed_backends[k].kind == KIND_SOCKET, &seed);
     }
     int of_kind[KINDS][MIXED_BACKENDS], kind_count[KINDS] = {0};
     for (int k = 0; k < MIXED_BACKENDS; k++) {
@@ -589,7 +378,7 @@ START_TEST(flapping_of_every_kind_converges)
         int k = of_kind[kind][rand_r(&seed) % (unsigned int)kind_count[kind]];
         up[k] = !up[k];
         per_kind[kind]++;
-        mixed_set(k, up[k], &seed);
+        mixed_set(&mixed, k, up[k], &seed);
         daemon_runner_drain(&runner);
         if (event % BURST != BURST - 1)
             continue;
@@ -622,7 +411,7 @@ START_TEST(flapping_of_every_kind_converges)
     long rss_end = daemon_rss_kib();
     printf("%d events in %lld ms:", EVENTS, elapsed_ms(&start));
     for (int kind = 0; kind < KINDS; kind++)
-        printf(" %s %d", kind_names[kind], per_kind[kind]);
+        printf(" %s %d", mixed_kind_names[kind], per_kind[kind]);
     printf("; daemon RSS after %d: %ld KiB, after %d: %ld KiB\n", 2 * BURST, rss_start, EVENTS,
            rss_end);
     assert_no_error_logged();
@@ -640,7 +429,7 @@ END_TEST
  * one, no duplicate. */
 START_TEST(restarts_keep_the_truth)
 {
-    unsigned int seed = seed_from_env();
+    unsigned int seed = test_seed();
     char *config = grid_config();
     start_daemon(config);
     free(config);
@@ -1189,7 +978,7 @@ static void grid_flip_bridge(bool up[BRIDGES][BACKENDS_PER_BRIDGE], int bridge,
 START_TEST(transactions_of_others_never_reach_the_daemon)
 {
     enum { ROUNDS = 400 };
-    unsigned int seed = seed_from_env();
+    unsigned int seed = test_seed();
     struct xs_handle *client = harness_open(harness, _i == 0 ? DOMD : 0);
     ck_assert_ptr_nonnull(client);
     char *config = grid_config();

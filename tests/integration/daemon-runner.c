@@ -231,6 +231,14 @@ int daemon_runner_capture_log(struct daemon_runner *runner)
                    < 0 ? -ENOMEM : 0;
 }
 
+char *daemon_runner_log_text(struct daemon_runner *runner)
+{
+    if (!runner->log_path)
+        return NULL;
+    char *text = log_read(runner->log_path);
+    return text ? text : strdup("");
+}
+
 int daemon_runner_log_errors(struct daemon_runner *runner, char **lines)
 {
     if (!runner->log_path)
@@ -595,4 +603,13 @@ void fake_systemd_stop(struct fake_systemd *fake)
 {
     peer_kill(&fake->systemd1);
     peer_kill(&fake->bus);
+}
+
+unsigned int test_seed(void)
+{
+    const char *text = getenv("XENREADY_SEED");
+    unsigned int seed = text ? (unsigned int)strtoul(text, NULL, 10) : 20261126u;
+    printf("seed: %u (replay with XENREADY_SEED=%u)\n", seed, seed);
+    fflush(stdout);
+    return seed;
 }

@@ -70,6 +70,9 @@ int daemon_runner_capture_log(struct daemon_runner *runner);
  * joined in *lines (malloc'd, "" when none); returns how many, or a negative
  * errno. */
 int daemon_runner_log_errors(struct daemon_runner *runner, char **lines);
+/* The whole captured log (malloc'd; "" before anything was logged), NULL
+ * without daemon_runner_capture_log(). */
+char *daemon_runner_log_text(struct daemon_runner *runner);
 /* SIGTERM (or sig) and reap; returns the exit status or a negative errno. */
 int daemon_runner_stop(struct daemon_runner *runner, int sig);
 void daemon_runner_finish(struct daemon_runner *runner);
@@ -87,6 +90,10 @@ int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *c
  * until xenstored refuses one for the domain's watch quota (asserted: E2BIG);
  * returns how many were taken. */
 int xs_take_every_watch(struct xs_handle *client, const char *prefix);
+
+/* The seed of a randomised test: 20261126, or XENREADY_SEED; printed so
+ * that a failure can be replayed. */
+unsigned int test_seed(void);
 
 /* Reads path through handle; NULL when it cannot be read. */
 char *xs_read_string(struct xs_handle *handle, const char *path);
