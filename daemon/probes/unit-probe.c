@@ -74,6 +74,10 @@ struct unit_probe {
     struct probe probe;
     struct ev_loop *loop;
     sd_bus *bus;
+    /* A connection let go of from its own callback, closed at the next safe
+     * point of the loop (reap). */
+    sd_bus *closing;
+    ev_prepare reap;
     ev_io io;
     ev_timer timeout;
     ev_prepare prepare;
@@ -501,8 +505,16 @@ static void bus_note_problem(struct unit_probe *probe, const char *problem)
                     probe->bus_socket ? probe->bus_socket : "");
 }
 
+static void bus_on_reap(struct ev_loop *loop, ev_prepare *prepare, int revents)
+{
+    struct unit_probe *probe = prepare->data;
+    ev_prepare_stop(loop, prepare);
+    probe->closing = sd_bus_close_unref(probe->closing);
+}
+
 /* Lets go of the connection: never flushed (a broker that does not read
- * would hold the daemon for sd-bus's own timeouts, up to 90 s). */
+ * would hold the daemon for sd-bus's own timeouts, up to 90 s), and closed
+ * only once the loop is out of its callbacks (bus_process() may be in them). */
 static void bus_close(struct unit_probe *probe)
 {
     for (size_t i = 0; i < probe->count; i++)
@@ -515,7 +527,11 @@ static void bus_close(struct unit_probe *probe)
     ev_io_stop(probe->loop, &probe->io);
     ev_timer_stop(probe->loop, &probe->timeout);
     ev_prepare_stop(probe->loop, &probe->prepare);
-    probe->bus = sd_bus_close_unref(probe->bus);
+    sd_bus_close_unref(probe->closing);
+    probe->closing = probe->bus;
+    probe->bus = NULL;
+    if (probe->closing)
+        ev_prepare_start(probe->loop, &probe->reap);
 }
 
 static void reconnect_soon(struct unit_probe *probe);
@@ -737,6 +753,8 @@ static void unit_probe_free(struct probe *base)
     struct unit_probe *probe = to_unit_probe(base);
     unit_probe_abort(base);
     bus_close(probe);
+    ev_prepare_stop(probe->loop, &probe->reap);
+    sd_bus_close_unref(probe->closing);
     ev_timer_stop(probe->loop, &probe->reconnect);
     ev_timer_stop(probe->loop, &probe->answer_deadline);
     for (size_t i = 0; i < probe->count; i++)
@@ -789,6 +807,8 @@ static int unit_probe_new(struct probe **out, const struct probe_context *contex
     probe->reconnect.data = probe;
     ev_timer_init(&probe->answer_deadline, deadline_on_timer, 0., 0.);
     probe->answer_deadline.data = probe;
+    ev_prepare_init(&probe->reap, bus_on_reap);
+    probe->reap.data = probe;
     int r = path_watcher_new(&probe->watcher, context->loop);
     if (r < 0) {
         free(probe->bus_socket);
