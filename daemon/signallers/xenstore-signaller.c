@@ -905,8 +905,10 @@ static void xenstore_signaller_start(struct signaller *base)
             node->fresh = false;
             node_reconcile(signaller, node, false);
         } else if (node->describe) {
+            /* Only its device-tree path changed: that one key, one write. */
             node->describe = false;
-            if (node->usable && node_write_description(signaller, node, true, false) == 0)
+            if (node->usable && node_write(signaller, node, XENREADY_KEY_DEVICE_TREE_PATH,
+                                           node->bridge->device_tree_path) == 0)
                 node_succeed(node);
         }
     }
