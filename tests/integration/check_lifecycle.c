@@ -107,7 +107,7 @@ struct node_events {
 
 static void node_events_begin(struct node_events *events, const char *const *ids)
 {
-    events->handle = harness_open(harness, 0);
+    *events = (struct node_events){.handle = harness_open(harness, 0)};
     ck_assert_ptr_nonnull(events->handle);
     for (size_t i = 0; ids[i]; i++) {
         char path[96];
@@ -246,12 +246,20 @@ static void let_a_second_begin(void)
         ;
 }
 
+/* valgrind 3.19 has no pidfd_open(): under it the daemon cannot follow a
+ * process, so a pidfile's process counts as not running and the death of a
+ * socket's holder is no event (check_faults says the same). */
+static bool under_valgrind(void)
+{
+    return getenv("XENREADY_VALGRIND") != NULL;
+}
+
 /* ---- every probe kind live ---- */
 
 static const char *const mixed_ids[] = {"br0", "br1", "br2", "br3", "br4", "br5", "br6", NULL};
 
-/* The daemon with backends of every kind (mixed-backends.h), all up and
- * every bridge ready and settled on the frontend. */
+/* The daemon with backends of every kind (mixed-backends.h), all up (but
+ * the pidfile's under valgrind) and every bridge settled on the frontend. */
 static void start_mixed(bool up[MIXED_BACKENDS])
 {
     mixed_init(&mixed, harness, &runner, domd);
@@ -264,14 +272,16 @@ static void start_mixed(bool up[MIXED_BACKENDS])
     ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
     unsigned int seed = 1;
-    for (int k = 0; k < MIXED_BACKENDS; k++)
-        mixed_set(&mixed, k, up[k] = true, &seed);
+    for (int k = 0; k < MIXED_BACKENDS; k++) {
+        mixed_set(&mixed, k, true, &seed);
+        up[k] = !(under_valgrind() && mixed_backends[k].kind == KIND_PIDFILE);
+    }
     char status[1024];
     mixed_status(up, status, sizeof(status));
     ck_assert_msg(daemon_runner_wait_status(&runner, status, TIMEOUT_MS) == 0,
                   "STATUS never became \"%s\"; last \"%s\"", status, runner.last_status);
     for (int i = 0; mixed_ids[i]; i++)
-        assert_settled(mixed_ids[i], "ready");
+        assert_settled(mixed_ids[i], mixed_truth(up, i) ? "ready" : "waiting");
 }
 
 /* Issue 1: a reload with the configuration unchanged, by xenreadyctl and
@@ -418,8 +428,15 @@ START_TEST(changed_reload_observes_what_is_new)
     peer_do(&p9, path, "ok");
     fake_systemd_set(&mixed.fake_systemd, "u9.service", "active");
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "a9", NULL}), 0);
-    assert_settled("br7", "ready");
-    ck_assert_uint_eq(generation_of("br7"), 2);
+    if (under_valgrind()) {
+        /* p0 and p9 cannot be followed there. */
+        ck_assert_int_eq(daemon_runner_wait_status(&runner, "5/8 bridges ready; waiting: "
+                                                   "domu1/br5 (p0), domu1/br6 (p0), "
+                                                   "domu1/br7 (p9)", TIMEOUT_MS), 0);
+    } else {
+        assert_settled("br7", "ready");
+        ck_assert_uint_eq(generation_of("br7"), 2);
+    }
     peer_kill(&s9);
     peer_kill(&p9);
 }
@@ -446,10 +463,14 @@ START_TEST(failed_reload_changes_nothing)
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
     ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
     assert_settled("pcie0", "ready");
+    /* STATUS= follows every signaller's publication of the change (the
+     * node is written first, the channels notified after it). */
+    ck_assert_int_eq(daemon_runner_wait_status(&runner, "1/1 bridges ready", TIMEOUT_MS), 0);
     size_t binds = fake_evtchn_count(evtchn_dir, "1 bind");
     size_t unbinds = fake_evtchn_count(evtchn_dir, "1 unbind");
     size_t notifies = fake_evtchn_count(evtchn_dir, "1 notify");
     ck_assert_uint_eq(binds, 2);
+    ck_assert_uint_eq(notifies, 2);   /* the dynamic channel and the static one */
 
     char *broken = NULL;
     ck_assert_int_ge(asprintf(&broken, "%s[bridge domu1/pcie1]\ndevice-tree-path = /pcie@1\n"
@@ -643,7 +664,11 @@ START_TEST(outage_blinds_only_what_needs_xenstore)
     ck_assert_int_eq(kill(harness_xenstored_pid(harness), SIGKILL), 0);
     ck_assert_int_eq(daemon_runner_wait_status(&runner, "xenstore connection lost; "
                                                "reconnecting; 3/3 bridges ready", TIMEOUT_MS), 0);
-    peer_kill(&backend);
+    /* Under valgrind its holder's death is no event: it goes with its file. */
+    if (under_valgrind())
+        peer_do(&backend, "unlink", "ok");
+    else
+        peer_kill(&backend);
     /* dm is not observed (xenstore is away), vhost is seen gone. */
     ck_assert_int_eq(daemon_runner_wait_status(&runner, "xenstore connection lost; "
                                                "reconnecting; 2/3 bridges ready; waiting: "

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "probes/announce-probe.h"
+#include "probes/announce-store.h"
 #include "core/model.h"
 #include "probes/socket-diag.h"
 
@@ -327,6 +328,146 @@ START_TEST(liveness_and_probe_both_needed)
 }
 END_TEST
 
+/* A temporary directory (malloc'd path). */
+static char *temporary_directory(void)
+{
+    char *dir = strdup("/tmp/check-store-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+/* What was announced survives a save and a load; owners are spelt as the
+ * store compares them. */
+START_TEST(announcements_are_kept_and_read_back)
+{
+    char *dir = temporary_directory(), path[128];
+    snprintf(path, sizeof(path), "%s/announced", dir);
+    struct announce_records records = {0}, loaded = {0};
+    ck_assert_int_eq(announce_records_load(path, &loaded), 0);   /* none yet */
+    ck_assert_uint_eq(loaded.count, 0);
+    struct announce_record kept[2] = {
+        {.backend = "i2c", .owner = "uid:4242", .pid = 17, .uid = 4242, .time = 1700000000},
+        {.backend = "gpu", .owner = "unit:gpu.service", .cgroup = "/system.slice/gpu.service",
+         .pid = 18, .uid = 0, .time = 1700000001},
+    };
+    records.records = kept;
+    records.count = 2;
+    ck_assert_int_eq(announce_records_save(path, &records), 0);
+    ck_assert_int_eq(announce_records_load(path, &loaded), 0);
+    ck_assert_uint_eq(loaded.count, 2);
+    struct announce_record *gpu = announce_records_find(&loaded, "gpu");
+    ck_assert_ptr_nonnull(gpu);
+    ck_assert_str_eq(gpu->owner, "unit:gpu.service");
+    ck_assert_str_eq(gpu->cgroup, "/system.slice/gpu.service");
+    ck_assert_int_eq(gpu->pid, 18);
+    ck_assert_ptr_null(announce_records_find(&loaded, "net"));
+    announce_records_clear(&loaded);
+
+    struct backend backend = {.name = "i2c", .owner = OWNER_UID, .owner_uid = 4242};
+    char owner[64];
+    announce_owner_text(&backend, owner, sizeof(owner));
+    ck_assert_str_eq(owner, "uid:4242");
+    backend = (struct backend){.name = "gpu", .owner = OWNER_UNIT, .owner_unit = "gpu.service"};
+    announce_owner_text(&backend, owner, sizeof(owner));
+    ck_assert_str_eq(owner, "unit:gpu.service");
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* Only a regular file of ours that nobody else may write is read: never a
+ * FIFO (opening it would block), a link, or what another user wrote. */
+START_TEST(only_a_trusted_store_is_read)
+{
+    char *dir = temporary_directory(), path[128], target[128];
+    snprintf(path, sizeof(path), "%s/announced", dir);
+    snprintf(target, sizeof(target), "%s/elsewhere", dir);
+    struct announce_records loaded = {0};
+    FILE *file = fopen(target, "w");
+    fputs("{\"version\": 1, \"announced\": [{\"backend\": \"x\", \"owner\": \"uid:0\"}]}",
+          file);
+    fclose(file);
+    chmod(target, 0600);
+    ck_assert_int_eq(symlink(target, path), 0);
+    ck_assert_int_lt(announce_records_load(path, &loaded), 0);
+    unlink(path);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(announce_records_load(path, &loaded), -EINVAL);
+    unlink(path);
+    ck_assert_int_eq(rename(target, path), 0);
+    chmod(path, 0666);
+    ck_assert_int_eq(announce_records_load(path, &loaded), -EINVAL);
+    chmod(path, 0600);
+    ck_assert_int_eq(announce_records_load(path, &loaded), 0);
+    ck_assert_uint_eq(loaded.count, 1);
+    announce_records_clear(&loaded);
+    file = fopen(path, "w");
+    fputs("{\"version\": 2, \"announced\": []}", file);
+    fclose(file);
+    ck_assert_int_eq(announce_records_load(path, &loaded), -EINVAL);
+    ck_assert_uint_eq(loaded.count, 0);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+/* A unit's announcement counts after a restart while its control group has
+ * processes: cgroup.events of the unified hierarchy (also under "unified"
+ * in a hybrid layout), or cgroup.procs of the named systemd one. */
+START_TEST(owner_unit_runs_while_its_cgroup_has_processes)
+{
+    char *root = temporary_directory(), path[256];
+    const char *unit = "/system.slice/gpu.service";
+    ck_assert_int_eq(announce_cgroup_populated(root, unit), -ENOENT);
+    snprintf(path, sizeof(path), "%s/system.slice", root);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s%s", root, unit);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s%s/cgroup.events", root, unit);
+    FILE *file = fopen(path, "w");
+    fputs("populated 1\nfrozen 0\n", file);
+    fclose(file);
+    ck_assert_int_eq(announce_cgroup_populated(root, unit), 1);
+    file = fopen(path, "w");
+    fputs("populated 0\nfrozen 0\n", file);
+    fclose(file);
+    ck_assert_int_eq(announce_cgroup_populated(root, unit), 0);
+    unlink(path);
+    /* A hybrid layout's named hierarchy lists the processes only. */
+    snprintf(path, sizeof(path), "%s%s", root, unit);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/system.slice", root);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/systemd", root);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/systemd/system.slice", root);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/systemd%s", root, unit);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/systemd%s/cgroup.procs", root, unit);
+    file = fopen(path, "w");
+    fputs("4242\n", file);
+    fclose(file);
+    ck_assert_int_eq(announce_cgroup_populated(root, unit), 1);
+    file = fopen(path, "w");
+    fclose(file);
+    ck_assert_int_eq(announce_cgroup_populated(root, unit), 0);
+    ck_assert_int_eq(announce_cgroup_populated(root, "/system.slice/../../etc"), -EINVAL);
+    ck_assert_int_eq(announce_cgroup_populated(root, "relative"), -EINVAL);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/systemd%s", root, unit);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/systemd/system.slice", root);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/systemd", root);
+    rmdir(path);
+    rmdir(root);
+    free(root);
+}
+END_TEST
+
 static Suite *helpers_suite(void)
 {
     Suite *suite = suite_create("probe helpers");
@@ -343,6 +484,9 @@ static Suite *helpers_suite(void)
         {"config keys", config_keys_of_the_probes},
         {"config errors", config_errors_of_the_probes},
         {"liveness", liveness_and_probe_both_needed},
+        {"announcements kept", announcements_are_kept_and_read_back},
+        {"trusted store", only_a_trusted_store_is_read},
+        {"owner unit runs", owner_unit_runs_while_its_cgroup_has_processes},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tcase = tcase_create(cases[i].name);
