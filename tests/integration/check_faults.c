@@ -470,32 +470,18 @@ START_TEST(restarts_keep_the_truth)
 }
 END_TEST
 
-static void use_xenstored_path(void *path)
-{
-    setenv("XENSTORED_PATH", path, 1);
-}
-
 /* A daemon on the dom0 socket outlives xenstored: it notices the hang-up at
  * once (no polling), reconnects with backoff to the new instance, re-arms its
  * watches and re-creates its nodes there. */
 START_TEST(reconnects_when_xenstored_comes_back)
 {
-    char link_dir[] = "/tmp/xenready-link-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(link_dir));
-    char link[64], staging[64];
-    snprintf(link, sizeof(link), "%s/socket", link_dir);
-    snprintf(staging, sizeof(staging), "%s/new", link_dir);
-    char *first = harness_socket_path(harness, 0);
-    ck_assert_int_eq(symlink(first, link), 0);
-    free(first);
-
+    struct xenstored_link link;
     ck_assert_int_eq(daemon_runner_init(&runner, harness, 0,
                                         "[frontend domu1]\ndomid = 5\n[backend dm]\n"
                                         "probe = device-model\nfrontend = domu1\n"
                                         "[bridge domu1/br0]\ndevice-tree-path = /pcie@0\n"
                                         "backends = dm\n"), 0);
-    runner.child_setup = use_xenstored_path;
-    runner.child_data = link;
+    xenstored_link_begin(&link, harness, &runner);
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
 
     ck_assert_int_eq(kill(harness_xenstored_pid(harness), SIGKILL), 0);
@@ -510,10 +496,7 @@ START_TEST(reconnects_when_xenstored_comes_back)
     ck_assert_ptr_nonnull(second_dom0);
     ck_assert_int_eq(xs_write_string(second_dom0, "/local/domain/0/device-model/5/state",
                                      "running"), 0);
-    char *path = harness_socket_path(second, 0);
-    ck_assert_int_eq(symlink(path, staging), 0);
-    ck_assert_int_eq(rename(staging, link), 0);
-    free(path);
+    xenstored_link_switch(&link, second);
 
     ck_assert_int_eq(daemon_runner_wait_status(&runner, "1/1 bridges ready", TIMEOUT_MS), 0);
     struct xs_handle *second_frontend = harness_open(second, FRONTEND);
@@ -526,8 +509,7 @@ START_TEST(reconnects_when_xenstored_comes_back)
     xs_close(second_frontend);
     xs_close(second_dom0);
     harness_stop(second);
-    unlink(link);
-    rmdir(link_dir);
+    xenstored_link_end(&link);
 }
 END_TEST
 

@@ -612,11 +612,6 @@ START_TEST(silent_bus_delays_nothing)
 }
 END_TEST
 
-static void use_xenstored_path(void *path)
-{
-    setenv("XENSTORED_PATH", path, 1);
-}
-
 /* Issue 2: xenstored goes away under a daemon on dom0's socket. Meanwhile a
  * socket backend dies and an announced one is announced gone: both are
  * seen at once (the sources that need no xenstore go on; `gone` is taken).
@@ -625,14 +620,8 @@ static void use_xenstored_path(void *path)
  * state, "waiting", never a stale "ready" first. */
 START_TEST(outage_blinds_only_what_needs_xenstore)
 {
-    char link_dir[] = "/tmp/xenready-link-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(link_dir));
-    char link[64], staging[64], socket_path[300];
-    snprintf(link, sizeof(link), "%s/socket", link_dir);
-    snprintf(staging, sizeof(staging), "%s/new", link_dir);
-    char *first = harness_socket_path(harness, 0);
-    ck_assert_int_eq(symlink(first, link), 0);
-    free(first);
+    struct xenstored_link link;
+    char socket_path[300];
     snprintf(socket_path, sizeof(socket_path), "%s/vhost.sock", harness_directory(harness));
     char *config = NULL;
     ck_assert_int_ge(asprintf(&config, "[frontend domu1]\ndomid = 5\n"
@@ -648,8 +637,7 @@ START_TEST(outage_blinds_only_what_needs_xenstore)
                               socket_path, (unsigned int)geteuid()), 0);
     ck_assert_int_eq(daemon_runner_init(&runner, harness, 0, config), 0);
     free(config);
-    runner.child_setup = use_xenstored_path;
-    runner.child_data = link;
+    xenstored_link_begin(&link, harness, &runner);
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
     peer_start(&backend, (const char *[]){XENREADY_PEERS "/test-backend", socket_path, NULL});
     peer_do(&backend, "listen", "ok");
@@ -698,10 +686,7 @@ START_TEST(outage_blinds_only_what_needs_xenstore)
         bridge_node(key, sizeof(key), ids[i], "state");
         ck_assert(xs_watch(second_dom0, key, ids[i]));
     }
-    char *path = harness_socket_path(second, 0);
-    ck_assert_int_eq(symlink(path, staging), 0);
-    ck_assert_int_eq(rename(staging, link), 0);
-    free(path);
+    xenstored_link_switch(&link, second);
 
     ck_assert_int_eq(daemon_runner_wait_status(&runner, "0/3 bridges ready; waiting: "
                                                "domu1/br0 (vhost), domu1/br1 (ann), "
@@ -740,8 +725,7 @@ START_TEST(outage_blinds_only_what_needs_xenstore)
     xs_close(second_frontend);
     xs_close(second_dom0);
     harness_stop(second);
-    unlink(link);
-    rmdir(link_dir);
+    xenstored_link_end(&link);
 }
 END_TEST
 

@@ -613,3 +613,38 @@ unsigned int test_seed(void)
     fflush(stdout);
     return seed;
 }
+
+static void use_xenstored_path(void *path)
+{
+    setenv("XENSTORED_PATH", path, 1);
+}
+
+void xenstored_link_begin(struct xenstored_link *link, struct harness *harness,
+                          struct daemon_runner *runner)
+{
+    snprintf(link->dir, sizeof(link->dir), "/tmp/xenready-link-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(link->dir));
+    snprintf(link->path, sizeof(link->path), "%s/socket", link->dir);
+    snprintf(link->staging, sizeof(link->staging), "%s/new", link->dir);
+    char *socket = harness_socket_path(harness, 0);
+    ck_assert_ptr_nonnull(socket);
+    ck_assert_int_eq(symlink(socket, link->path), 0);
+    free(socket);
+    runner->child_setup = use_xenstored_path;
+    runner->child_data = link->path;
+}
+
+void xenstored_link_switch(struct xenstored_link *link, struct harness *harness)
+{
+    char *socket = harness_socket_path(harness, 0);
+    ck_assert_ptr_nonnull(socket);
+    ck_assert_int_eq(symlink(socket, link->staging), 0);
+    ck_assert_int_eq(rename(link->staging, link->path), 0);
+    free(socket);
+}
+
+void xenstored_link_end(struct xenstored_link *link)
+{
+    unlink(link->path);
+    rmdir(link->dir);
+}

@@ -91,6 +91,22 @@ int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *c
  * returns how many were taken. */
 int xs_take_every_watch(struct xs_handle *client, const char *prefix);
 
+/* A daemon on dom0's socket that outlives its xenstored: it connects
+ * through a link (XENSTORED_PATH) that a test points at another harness's
+ * socket once the first xenstored is gone. */
+struct xenstored_link {
+    char dir[32];
+    char path[64];
+    char staging[64];
+};
+
+/* Makes the link, to harness's dom0 socket, and has runner's daemon use it. */
+void xenstored_link_begin(struct xenstored_link *link, struct harness *harness,
+                          struct daemon_runner *runner);
+/* Points the link at another xenstored, atomically. */
+void xenstored_link_switch(struct xenstored_link *link, struct harness *harness);
+void xenstored_link_end(struct xenstored_link *link);
+
 /* The seed of a randomised test: 20261126, or XENREADY_SEED; printed so
  * that a failure can be replayed. */
 unsigned int test_seed(void);
