@@ -4,12 +4,15 @@
  * our line reader counts lines (Debian's inih 55 does not pass line numbers to
  * the handler), rejects over-long lines and NUL bytes instead of letting them be
  * cut, and notes section headers so that empty and repeated sections are seen.
+ * Before that, each file must be a regular file that only root (or the daemon's
+ * user) can write, of at most 1 MiB, which is read whole into one buffer.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <search.h>
 #include <limits.h>
@@ -18,10 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/model.h"
 
 #define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_MAX (1024 * 1024)   /* "1 MiB" in the messages */
 #define CONFIG_NAME_MAX 64
 #define CONFIG_PATH_MAX 3072     /* XENSTORE_ABS_PATH_MAX */
 #define CONFIG_VALUE_MAX 1024
@@ -61,11 +67,12 @@ struct pending {
 struct loader {
     struct model *model;
     struct config_report *report;
-    FILE *stream;
     const char *file;          /* stored in the model */
     unsigned int line;
-    char *buffer;
-    size_t buffer_size;
+    char *buffer;              /* the whole file being read, at most CONFIG_FILE_MAX bytes */
+    size_t buffer_size;        /* allocated, at most CONFIG_FILE_MAX + 1 */
+    size_t length;             /* read into buffer */
+    size_t position;           /* of the next line */
     struct section section;    /* the section being read */
     struct pending *pending;
     size_t pending_count;
@@ -639,29 +646,34 @@ static int loader_handle(void *userdata, const char *section, const char *key, c
     return 1;   /* errors are recorded by us, with their messages */
 }
 
-/* fgets()-like reader for ini_parse_stream() that counts lines and refuses
- * lines that inih would cut at its buffer size. */
+/* fgets()-like reader for ini_parse_stream() over the file read into
+ * loader->buffer: counts lines and refuses lines that inih would cut at its
+ * buffer size. */
 static char *loader_read_line(char *out, int size, void *userdata)
 {
     struct loader *loader = userdata;
-    ssize_t length = getline(&loader->buffer, &loader->buffer_size, loader->stream);
-    if (length < 0)
+    if (loader->position == loader->length)
         return NULL;
+    const char *line = loader->buffer + loader->position;
+    const char *newline = memchr(line, '\n', loader->length - loader->position);
+    size_t length = newline ? (size_t)(newline - line) + 1 : loader->length - loader->position;
+    loader->position += length;
     loader->line++;
     /* inih needs room for the newline and the terminator. */
-    ssize_t content = length - (loader->buffer[length - 1] == '\n');
-    if (content > size - 2) {
-        loader_error(loader, loader->line, "line is %zd characters long; the limit is %d",
+    size_t content = length - (newline != NULL);
+    if (content > (size_t)size - 2) {
+        loader_error(loader, loader->line, "line is %zu characters long; the limit is %d",
                      content, size - 2);
         strcpy(out, "\n");
         return out;
     }
-    if (strlen(loader->buffer) != (size_t)length) {
+    if (memchr(line, '\0', length)) {
         loader_error(loader, loader->line, "line contains a NUL byte");
         strcpy(out, "\n");
         return out;
     }
-    memcpy(out, loader->buffer, (size_t)length + 1);
+    memcpy(out, line, length);
+    out[length] = '\0';
 
     const char *start = out;
     while (isspace((unsigned char)*start))
@@ -681,20 +693,168 @@ static char *loader_read_line(char *out, int size, void *userdata)
     return out;
 }
 
-static int loader_parse_file(struct loader *loader, const char *path)
+/* For "is a FIFO, not a regular file". */
+static const char *file_type_name(mode_t mode)
 {
-    FILE *stream = fopen(path, "re");
-    if (!stream) {
+    switch (mode & S_IFMT) {
+    case S_IFDIR:
+        return "a directory";
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFSOCK:
+        return "a socket";
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFLNK:
+        return "a symbolic link";
+    }
+    return "of an unknown type";
+}
+
+/*
+ * Whoever can write the configuration decides when guests may use their
+ * devices: a file, and the drop-in directory, is only believed when it
+ * belongs to root or to the daemon's own user (who could change it anyway)
+ * and nobody else may write it (sshd's StrictModes, for the same reason). Reports
+ * each problem; returns -EINVAL when there is one.
+ */
+static int check_trusted(struct config_report *report, const char *path, const struct stat *st)
+{
+    int r = 0;
+    uid_t self = geteuid();
+    if (st->st_uid != 0 && st->st_uid != self) {
+        if (self == 0)
+            report_add(report, true, path, 0, "owned by uid %u, not root; chown root it",
+                       (unsigned int)st->st_uid);
+        else
+            report_add(report, true, path, 0,
+                       "owned by uid %u, not root or uid %u (the daemon's); chown root it",
+                       (unsigned int)st->st_uid, (unsigned int)self);
+        r = -EINVAL;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        report_add(report, true, path, 0, "writable by %s (mode %04o); chmod go-w it",
+                   st->st_mode & S_IWOTH ? "others" : "its group",
+                   (unsigned int)(st->st_mode & 07777));
+        r = -EINVAL;
+    }
+    return r;
+}
+
+/* What a configuration file must be, by its stat(2): a regular file (a FIFO
+ * would block the daemon, a directory would read as empty), trusted, and at
+ * most CONFIG_FILE_MAX bytes. Reports each problem; -EINVAL if there is one. */
+static int check_file(struct config_report *report, const char *path, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode)) {
+        report_add(report, true, path, 0, "is %s, not a regular file",
+                   file_type_name(st->st_mode));
+        return -EINVAL;
+    }
+    int r = check_trusted(report, path, st);
+    if (st->st_size > CONFIG_FILE_MAX) {
+        report_add(report, true, path, 0, "is larger than 1 MiB");
+        r = -EINVAL;
+    }
+    return r;
+}
+
+/* Reads the whole file into loader->buffer. Whatever st_size said (a file
+ * may grow while it is read, /proc files say 0), no more than
+ * CONFIG_FILE_MAX + 1 bytes are ever held: one more is too large. */
+static int loader_read_file(struct loader *loader, int fd, const char *path, off_t size)
+{
+    /* Room for one byte more than the file holds, so its end comes in the
+     * first read; small files share a page. */
+    size_t wanted = size < 4096 ? 4096 : (size_t)size + 1;
+    if (wanted > CONFIG_FILE_MAX + 1)
+        wanted = CONFIG_FILE_MAX + 1;
+    loader->length = 0;
+    loader->position = 0;
+    for (;;) {
+        if (loader->length == loader->buffer_size || loader->buffer_size < wanted) {
+            if (loader->length > CONFIG_FILE_MAX) {
+                report_add(loader->report, true, path, 0, "is larger than 1 MiB");
+                return -EINVAL;
+            }
+            size_t capacity = loader->buffer_size * 2 > wanted ? loader->buffer_size * 2 : wanted;
+            if (capacity > CONFIG_FILE_MAX + 1)
+                capacity = CONFIG_FILE_MAX + 1;
+            char *grown = realloc(loader->buffer, capacity);
+            if (!grown) {
+                report_add(loader->report, true, path, 0, "out of memory");
+                return -ENOMEM;
+            }
+            loader->buffer = grown;
+            loader->buffer_size = capacity;
+        }
+        size_t room = loader->buffer_size - loader->length;
+        ssize_t n = read(fd, loader->buffer + loader->length, room);
+        if (n == 0)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int r = -errno;
+            report_add(loader->report, true, path, 0, "cannot read: %s", strerror(-r));
+            return r;
+        }
+        loader->length += (size_t)n;
+    }
+}
+
+/*
+ * Reads and parses one file: name is relative to dir_fd (AT_FDCWD for the
+ * main file), path is for messages and the model. Symbolic links are
+ * followed (an image may link /etc/xen/xenready.conf elsewhere), to a file
+ * that must pass the same checks. Returns 0 when the file was parsed, its
+ * errors in the report; -ENOENT without a report when it is absent and
+ * may_be_absent; otherwise -EINVAL (refused) or another negative errno, with
+ * the reason in the report, and the loading ends.
+ */
+static int loader_parse_file(struct loader *loader, int dir_fd, const char *name,
+                             const char *path, bool may_be_absent)
+{
+    struct config_report *report = loader->report;
+    struct stat st;
+    /* Looked at before it is opened, since opening a device can have effects
+     * of its own (a watchdog starts, a tape rewinds). */
+    if (fstatat(dir_fd, name, &st, 0) < 0) {
         int r = -errno;
-        report_add(loader->report, true, path, 0, "cannot open: %s", strerror(errno));
+        if (r != -ENOENT || !may_be_absent)
+            report_add(report, true, path, 0, "cannot open: %s", strerror(-r));
         return r;
     }
-    int r = model_add_file(loader->model, path, &loader->file);
-    if (r < 0) {
-        fclose(stream);
+    int r = check_file(report, path, &st);
+    if (r < 0)
+        return r;
+    /* It may have been replaced since: O_NONBLOCK keeps open() of a FIFO from
+     * waiting for a writer, and what counts is what the descriptor is. */
+    int fd = openat(dir_fd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        r = -errno;
+        report_add(report, true, path, 0, "cannot open: %s", strerror(-r));
         return r;
     }
-    loader->stream = stream;
+    /* A regular file's read(2) never blocks; O_NONBLOCK goes, so that no
+     * EAGAIN can come of it either. */
+    if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
+        r = -errno;
+        report_add(report, true, path, 0, "cannot read: %s", strerror(-r));
+    } else {
+        r = check_file(report, path, &st);
+    }
+    if (r == 0)
+        r = loader_read_file(loader, fd, path, st.st_size);
+    close(fd);
+    if (r < 0)
+        return r;
+
+    r = model_add_file(loader->model, path, &loader->file);
+    if (r < 0)
+        return r;
     loader->line = 0;
     loader->section = (struct section){.kind = SECTION_NONE};
     int syntax_line = ini_parse_stream(loader_read_line, loader, loader_handle, loader);
@@ -703,7 +863,6 @@ static int loader_parse_file(struct loader *loader, const char *path)
                      "syntax error: expected [kind name], key = value, or a # comment");
     else if (syntax_line < 0)
         loader_error(loader, 0, "out of memory");
-    fclose(stream);
     return 0;
 }
 
@@ -712,17 +871,56 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The drop-in directory's *.conf files, sorted. A missing directory is fine. */
-static int list_dropins(const char *directory, char ***out, size_t *count)
+/*
+ * The drop-in directory's *.conf files, sorted, as paths; *dir_fd is the
+ * directory, which they are opened at (-1 when it is missing, which is fine).
+ * The directory must be trusted like the files, and each *.conf entry must be
+ * a file to read (a directory, FIFO or socket is not skipped as if it were
+ * not there). Every problem is reported, and any ends the loading.
+ */
+static int list_dropins(struct config_report *report, const char *directory, int *dir_fd,
+                        char ***out, size_t *count)
 {
     *out = NULL;
     *count = 0;
-    DIR *dir = opendir(directory);
-    if (!dir)
-        return errno == ENOENT ? 0 : -errno;
-    struct dirent *entry;
+    *dir_fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    DIR *dir = NULL;
     int r = 0;
-    while ((entry = readdir(dir))) {
+    if (*dir_fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        r = -errno;
+    } else if (fstat(*dir_fd, &st) < 0) {
+        r = -errno;
+    } else if (check_trusted(report, directory, &st) < 0) {
+        return -EINVAL;
+    } else {
+        /* fdopendir() takes its descriptor; *dir_fd stays for openat(). */
+        int list_fd = fcntl(*dir_fd, F_DUPFD_CLOEXEC, 0);
+        dir = list_fd < 0 ? NULL : fdopendir(list_fd);
+        if (!dir) {
+            r = -errno;
+            if (list_fd >= 0)
+                close(list_fd);
+        }
+    }
+    if (r < 0) {
+        report_add(report, true, directory, 0, "cannot read directory: %s", strerror(-r));
+        return r;
+    }
+
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(dir);
+        if (!entry) {
+            if (errno) {
+                r = -errno;
+                report_add(report, true, directory, 0, "cannot read directory: %s",
+                           strerror(-r));
+            }
+            break;
+        }
         size_t length = strlen(entry->d_name);
         if (entry->d_name[0] == '.' || length < 6 || strcmp(entry->d_name + length - 5, ".conf"))
             continue;
@@ -731,6 +929,7 @@ static int list_dropins(const char *directory, char ***out, size_t *count)
         if (!grown || asprintf(&path, "%s/%s", directory, entry->d_name) < 0) {
             if (grown)
                 *out = grown;
+            report_add(report, true, directory, 0, "out of memory");
             r = -ENOMEM;
             break;
         }
@@ -740,6 +939,20 @@ static int list_dropins(const char *directory, char ***out, size_t *count)
     closedir(dir);
     if (*count)
         qsort(*out, *count, sizeof(char *), compare_strings);
+    /* Followed if they are symbolic links; checked again once opened. */
+    size_t prefix = strlen(directory) + 1;
+    for (size_t i = 0; r != -ENOMEM && i < *count; i++) {
+        struct stat file;
+        int checked;
+        if (fstatat(*dir_fd, (*out)[i] + prefix, &file, 0) < 0) {
+            checked = -errno;
+            report_add(report, true, (*out)[i], 0, "cannot open: %s", strerror(-checked));
+        } else {
+            checked = check_file(report, (*out)[i], &file);
+        }
+        if (r == 0)
+            r = checked;
+    }
     return r;
 }
 
@@ -1032,6 +1245,7 @@ int config_load(const char *main_file, const char *dropin_dir, struct model **ou
     struct loader loader = {.report = report, .model = model_new()};
     char **dropins = NULL;
     size_t dropin_count = 0;
+    int dropin_fd = -1;
     int r = -ENOMEM;
     if (!loader.model)
         goto out;
@@ -1044,24 +1258,18 @@ int config_load(const char *main_file, const char *dropin_dir, struct model **ou
     ini_stop_on_first_error = false;
 
     if (dropin_dir) {
-        r = list_dropins(dropin_dir, &dropins, &dropin_count);
-        if (r < 0) {
-            report_add(report, true, dropin_dir, 0, "cannot read directory: %s", strerror(-r));
+        r = list_dropins(report, dropin_dir, &dropin_fd, &dropins, &dropin_count);
+        if (r < 0)
             goto out;
-        }
     }
-    FILE *probe = fopen(main_file, "re");
-    if (probe) {
-        fclose(probe);
-        r = loader_parse_file(&loader, main_file);
-    } else if (errno == ENOENT && dropin_count > 0) {
+    /* The main file may be absent when there are drop-ins. */
+    r = loader_parse_file(&loader, AT_FDCWD, main_file, main_file, dropin_count > 0);
+    if (r == -ENOENT && dropin_count > 0)
         r = 0;
-    } else {
-        r = -errno;
-        report_add(report, true, main_file, 0, "cannot open: %s", strerror(errno));
-    }
+    /* Named in the directory that was checked, whatever its path is now. */
+    size_t prefix = dropin_dir ? strlen(dropin_dir) + 1 : 0;
     for (size_t i = 0; r == 0 && i < dropin_count; i++)
-        r = loader_parse_file(&loader, dropins[i]);
+        r = loader_parse_file(&loader, dropin_fd, dropins[i] + prefix, dropins[i], false);
     if (r < 0)
         goto out;
 
@@ -1077,6 +1285,8 @@ out:
     for (size_t i = 0; i < dropin_count; i++)
         free(dropins[i]);
     free(dropins);
+    if (dropin_fd >= 0)
+        close(dropin_fd);
     for (size_t i = 0; i < loader.pending_count; i++) {
         free(loader.pending[i].backend_names);
         free(loader.pending[i].frontend_name);

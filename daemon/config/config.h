@@ -19,10 +19,13 @@ struct config_report {
 
 /*
  * Reads main_file (may be absent if dropin_dir has files) and the *.conf
- * files of dropin_dir (NULL: none). On success returns 0 and a new model in
- * *out (the caller frees it with model_free()). Returns -EINVAL when the
- * configuration has errors, -ENOMEM, or another negative errno when a file
- * cannot be read; report then says why. Warnings never fail a load.
+ * files of dropin_dir (NULL: none). Each file must be a regular file (symbolic
+ * links are followed), at most 1 MiB, owned by root or by the effective uid
+ * and not writable by group or others; so must dropin_dir, if it exists. On
+ * success returns 0 and a new model in *out (the caller frees it with
+ * model_free()). Returns -EINVAL when the configuration has errors or a file
+ * is refused, -ENOMEM, or another negative errno when a file cannot be
+ * opened or read; report then says why. Warnings never fail a load.
  */
 int config_load(const char *main_file, const char *dropin_dir, struct model **out,
                 struct config_report *report);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -18,8 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int fd = -1;
-    if (fd < 0)
+    if (fd < 0) {
         fd = memfd_create("fuzz-config", MFD_CLOEXEC);
+        /* A memfd is made with mode 0777, and the loader refuses files that
+         * others may write: every input would stop there. */
+        if (fd >= 0 && fchmod(fd, 0600) < 0)
+            __builtin_trap();
+    }
     if (fd < 0 || ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         return 0;
     char path[64];

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -849,6 +852,297 @@ START_TEST(test_nul_byte_rejected)
 }
 END_TEST
 
+/* ---- files: what they are, who may write them, how large ---- */
+
+/* The limit of a file's size: 1 MiB. */
+#define FILE_LIMIT (1024 * 1024)
+
+/* The report has exactly the line "<dir>/NAME: error: MESSAGE" (no line). */
+static void assert_file_error(const char *name, const char *message)
+{
+    char expected[PATH_MAX + 256];
+    snprintf(expected, sizeof(expected), "%s: error: %s", path_of(name), message);
+    for (size_t i = 0; i < report.line_count; i++)
+        if (strcmp(report.lines[i], expected) == 0)
+            return;
+    ck_abort_msg("expected the line \"%s\" in the report:\n%s", expected, report_text());
+}
+
+/* A refused file fails the load with -EINVAL and this one error; nothing is
+ * taken (load() checked that there is no model). */
+static void assert_refused(const char *name, const char *message)
+{
+    assert_invalid(1);
+    assert_file_error(name, message);
+}
+
+static void make_dir(const char *name, mode_t mode)
+{
+    if (mkdir(path_of(name), mode) < 0)
+        ck_assert_int_eq(errno, EEXIST);
+    ck_assert_int_eq(chmod(path_of(name), mode), 0);
+}
+
+/* A valid main file and an empty drop-in directory, for a bad drop-in. */
+static void write_valid_main(void)
+{
+    write_file(MAIN, VALID);
+    make_dir(DROPINS, 0755);
+}
+
+/* inotify on name for IN_ACCESS: whether the loader read it at all. */
+static int watch_reads(const char *name)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(inotify_add_watch(fd, path_of(name), IN_ACCESS), 0);
+    return fd;
+}
+
+static void assert_not_read(int watch, const char *name)
+{
+    char events[4096];
+    ssize_t n = read(watch, events, sizeof(events));
+    ck_assert_msg(n < 0 && errno == EAGAIN, "%s was read before it was refused", name);
+    close(watch);
+}
+
+/* A FIFO would block open() until a writer comes, and read() after it: the
+ * load must return at once (or the test times out). */
+START_TEST(test_dropin_fifo)
+{
+    write_valid_main();
+    ck_assert_int_eq(mkfifo(path_of(DROPINS "/20-x.conf"), 0644), 0);
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS "/20-x.conf", "is a FIFO, not a regular file");
+}
+END_TEST
+
+/* It used to read as an empty file: "configuration OK". */
+START_TEST(test_dropin_directory)
+{
+    write_valid_main();
+    make_dir(DROPINS "/30-x.conf", 0755);
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS "/30-x.conf", "is a directory, not a regular file");
+}
+END_TEST
+
+START_TEST(test_dropin_socket)
+{
+    write_valid_main();
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof(address.sun_path), "%s", path_of(DROPINS "/40-x.conf"));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    close(fd);
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS "/40-x.conf", "is a socket, not a regular file");
+}
+END_TEST
+
+/* Symbolic links are followed, as systemd does: to a regular file that passes
+ * the same checks, which the model knows by the link's name. */
+START_TEST(test_dropin_symlink_followed)
+{
+    write_file("elsewhere", VALID);
+    make_dir(DROPINS, 0755);
+    ck_assert_int_eq(symlink(path_of("elsewhere"), path_of(DROPINS "/50-all.conf")), 0);
+    load(MAIN, DROPINS);
+    assert_loaded();
+    ck_assert_uint_eq(model->file_count, 1);
+    ck_assert_str_eq(model->files[0], path_of(DROPINS "/50-all.conf"));
+}
+END_TEST
+
+START_TEST(test_dropin_symlink_target_checked)
+{
+    write_valid_main();
+    ck_assert_int_eq(symlink(path_of(DROPINS), path_of(DROPINS "/50-dir.conf")), 0);
+    write_file("elsewhere", "[frontend domu2]\ndomid = 2\n");
+    ck_assert_int_eq(chmod(path_of("elsewhere"), 0666), 0);
+    ck_assert_int_eq(symlink(path_of("elsewhere"), path_of(DROPINS "/60-shared.conf")), 0);
+    load(MAIN, DROPINS);
+    assert_invalid(2);
+    assert_file_error(DROPINS "/50-dir.conf", "is a directory, not a regular file");
+    assert_file_error(DROPINS "/60-shared.conf", "writable by others (mode 0666); chmod go-w it");
+}
+END_TEST
+
+/* Hidden files are ignored as before, whatever they are: not even opened. */
+START_TEST(test_hidden_dropin_ignored)
+{
+    write_valid_main();
+    ck_assert_int_eq(mkfifo(path_of(DROPINS "/.20-x.conf"), 0644), 0);
+    load(MAIN, DROPINS);
+    assert_loaded();
+}
+END_TEST
+
+/* Every bad entry is reported, and none of the files is parsed. */
+START_TEST(test_dropin_problems_all_reported)
+{
+    write_valid_main();
+    write_file(DROPINS "/10-ok.conf", "bogus = 1\n");
+    ck_assert_int_eq(mkfifo(path_of(DROPINS "/20-x.conf"), 0644), 0);
+    make_dir(DROPINS "/30-x.conf", 0755);
+    ck_assert_int_eq(symlink("nowhere", path_of(DROPINS "/40-x.conf")), 0);
+    load(MAIN, DROPINS);
+    ck_assert_int_eq(load_result, -EINVAL);
+    ck_assert_uint_eq(report.error_count, 3);
+    assert_file_error(DROPINS "/20-x.conf", "is a FIFO, not a regular file");
+    assert_file_error(DROPINS "/30-x.conf", "is a directory, not a regular file");
+    assert_file_error(DROPINS "/40-x.conf", "cannot open: No such file or directory");
+    assert_not_reported("bogus");
+}
+END_TEST
+
+START_TEST(test_dropin_writable_by_others)
+{
+    write_valid_main();
+    write_file(DROPINS "/10-x.conf", "[frontend domu2]\ndomid = 2\n");
+    ck_assert_int_eq(chmod(path_of(DROPINS "/10-x.conf"), 0666), 0);
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS "/10-x.conf", "writable by others (mode 0666); chmod go-w it");
+}
+END_TEST
+
+START_TEST(test_dropin_writable_by_group)
+{
+    write_valid_main();
+    write_file(DROPINS "/10-x.conf", "[frontend domu2]\ndomid = 2\n");
+    ck_assert_int_eq(chmod(path_of(DROPINS "/10-x.conf"), 0620), 0);
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS "/10-x.conf", "writable by its group (mode 0620); chmod go-w it");
+}
+END_TEST
+
+/* Needs root (to give the file away); tests run as root here. */
+START_TEST(test_dropin_foreign_owner)
+{
+    write_valid_main();
+    write_file(DROPINS "/10-x.conf", "[frontend domu2]\ndomid = 2\n");
+    if (geteuid() != 0 || chown(path_of(DROPINS "/10-x.conf"), 65534, 65534) < 0) {
+        printf("dropin_foreign_owner: cannot chown to uid 65534 (not root?): not checked\n");
+        return;
+    }
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS "/10-x.conf", "owned by uid 65534, not root; chown root it");
+}
+END_TEST
+
+/* Whoever may write the directory may add a drop-in: refused before any
+ * file is read. */
+START_TEST(test_dropin_directory_writable)
+{
+    write_valid_main();
+    write_file(DROPINS "/10-x.conf", "bogus = 1\n");
+    ck_assert_int_eq(chmod(path_of(DROPINS), 0777), 0);
+    load(MAIN, DROPINS);
+    assert_refused(DROPINS, "writable by others (mode 0777); chmod go-w it");
+    assert_not_reported("bogus");
+}
+END_TEST
+
+START_TEST(test_main_fifo)
+{
+    ck_assert_int_eq(mkfifo(path_of(MAIN), 0644), 0);
+    load(MAIN, NULL);
+    assert_refused(MAIN, "is a FIFO, not a regular file");
+}
+END_TEST
+
+START_TEST(test_main_writable_by_others)
+{
+    write_file(MAIN, VALID);
+    ck_assert_int_eq(chmod(path_of(MAIN), 0646), 0);
+    load(MAIN, NULL);
+    assert_refused(MAIN, "writable by others (mode 0646); chmod go-w it");
+}
+END_TEST
+
+/* One line of 2 MiB without a newline: refused by its size, before a byte of
+ * it is read (it used to be read whole into one line buffer). */
+START_TEST(test_file_too_large)
+{
+    char *line = repeat('x', 2 * FILE_LIMIT);
+    write_file(MAIN, line);
+    free(line);
+    int watch = watch_reads(MAIN);
+    load(MAIN, NULL);
+    assert_refused(MAIN, "is larger than 1 MiB");
+    assert_not_read(watch, MAIN);
+}
+END_TEST
+
+/* The report's case: a 200 MB line (sparse, so that it costs no disk). */
+START_TEST(test_huge_line_not_read)
+{
+    write_file(MAIN, "# ");
+    ck_assert_int_eq(truncate(path_of(MAIN), 200 * 1000 * 1000), 0);
+    int watch = watch_reads(MAIN);
+    load(MAIN, NULL);
+    assert_refused(MAIN, "is larger than 1 MiB");
+    assert_not_read(watch, MAIN);
+}
+END_TEST
+
+/* Exactly 1 MiB loads; one byte more does not. */
+START_TEST(test_file_size_limit)
+{
+    char *text = repeat('#', FILE_LIMIT + 1);
+    memcpy(text, VALID, strlen(VALID));
+    for (size_t i = strlen(VALID) + 999; i < FILE_LIMIT; i += 1000)
+        text[i] = '\n';    /* comment lines of '#' */
+    text[FILE_LIMIT - 1] = '\n';
+    write_bytes(MAIN, text, FILE_LIMIT);
+    load(MAIN, NULL);
+    assert_loaded();
+    model_free(model);
+    model = NULL;
+
+    write_bytes(MAIN, text, FILE_LIMIT + 1);
+    free(text);
+    load(MAIN, NULL);
+    assert_refused(MAIN, "is larger than 1 MiB");
+}
+END_TEST
+
+/* A file larger than its st_size said, as one that grows while it is read:
+ * /proc/kallsyms has st_size 0 and several MiB. Reading stops at the limit. */
+START_TEST(test_file_growing_refused)
+{
+    int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+    static char chunk[65536];
+    size_t total = 0;
+    for (ssize_t n; fd >= 0 && total <= FILE_LIMIT && (n = read(fd, chunk, sizeof(chunk))) > 0;)
+        total += (size_t)n;
+    if (fd >= 0)
+        close(fd);
+    if (total <= FILE_LIMIT) {
+        printf("file_growing_refused: /proc/kallsyms is not over 1 MiB here: not checked\n");
+        return;
+    }
+    ck_assert_int_eq(symlink("/proc/kallsyms", path_of(MAIN)), 0);
+    load(MAIN, NULL);
+    assert_refused(MAIN, "is larger than 1 MiB");
+}
+END_TEST
+
+/* A read error names the file and fails the load with its errno, never "OK":
+ * reading /proc/self/mem at address 0 fails with EIO. */
+START_TEST(test_read_error)
+{
+    ck_assert_int_eq(symlink("/proc/self/mem", path_of(MAIN)), 0);
+    load(MAIN, NULL);
+    ck_assert_msg(load_result == -EIO, "load returned %d, expected -EIO:\n%s", load_result,
+                  report_text());
+    ck_assert_uint_eq(report.error_count, 1);
+    assert_file_error(MAIN, "cannot read: Input/output error");
+}
+END_TEST
+
 /* ---- signal methods (evtchn, static-evtchn, sysrq) ---- */
 
 START_TEST(test_signal_methods_combined)
@@ -1004,6 +1298,25 @@ static Suite *config_suite(void)
     add_case(s, "line_limit_boundary", test_line_limit_boundary, 0);
     add_case(s, "nul_byte_rejected", test_nul_byte_rejected, 0);
 
+    add_case(s, "dropin_fifo", test_dropin_fifo, 0);
+    add_case(s, "dropin_directory", test_dropin_directory, 0);
+    add_case(s, "dropin_socket", test_dropin_socket, 0);
+    add_case(s, "dropin_symlink_followed", test_dropin_symlink_followed, 0);
+    add_case(s, "dropin_symlink_target_checked", test_dropin_symlink_target_checked, 0);
+    add_case(s, "hidden_dropin_ignored", test_hidden_dropin_ignored, 0);
+    add_case(s, "dropin_problems_all_reported", test_dropin_problems_all_reported, 0);
+    add_case(s, "dropin_writable_by_others", test_dropin_writable_by_others, 0);
+    add_case(s, "dropin_writable_by_group", test_dropin_writable_by_group, 0);
+    add_case(s, "dropin_foreign_owner", test_dropin_foreign_owner, 0);
+    add_case(s, "dropin_directory_writable", test_dropin_directory_writable, 0);
+    add_case(s, "main_fifo", test_main_fifo, 0);
+    add_case(s, "main_writable_by_others", test_main_writable_by_others, 0);
+    add_case(s, "file_too_large", test_file_too_large, 0);
+    add_case(s, "huge_line_not_read", test_huge_line_not_read, 0);
+    add_case(s, "file_size_limit", test_file_size_limit, 0);
+    add_case(s, "file_growing_refused", test_file_growing_refused, 0);
+    add_case(s, "read_error", test_read_error, 0);
+
     add_case(s, "signal_methods_combined", test_signal_methods_combined, 0);
     add_case(s, "static_evtchn_alone", test_static_evtchn_alone, 0);
     ADD_TABLE_CASE(s, "signal_errors", test_signal_errors, signal_cases);
@@ -1018,6 +1331,8 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 int main(void)
 {
+    /* The loader refuses files that group or others may write. */
+    umask(022);
     if (!mkdtemp(root)) {
         perror("mkdtemp");
         return EXIT_FAILURE;
