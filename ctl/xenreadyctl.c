@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/escape.h"
 #include "xenready-control.h"
 
 /* Exit codes, documented in xenreadyctl(1). */
@@ -102,6 +103,48 @@ out:
     free(buffer);
     close(fd);
     return response;
+}
+
+/* Replaces every string in value, at any depth, by its escaped form
+ * (util/escape.h), before any of it is printed for a person: names, details,
+ * reasons and errors come from the daemon, which had many of them from less
+ * trusted parties (domains writing xenstore, control clients, D-Bus peers).
+ * A terminal would act on an ESC sequence in them, and a newline would start
+ * a line of their making. status --json prints the answer unescaped: JSON
+ * escapes control characters itself. */
+static void escape_strings(struct json_object *value)
+{
+    switch (json_object_get_type(value)) {
+    case json_type_string: {
+        /* By length: a JSON string may hold "\u0000", shown as "\x00". */
+        const char *text = json_object_get_string(value);
+        size_t length = (size_t)json_object_get_string_len(value);
+        size_t size = escape_bytes(NULL, 0, text, length) + 1;
+        char *escaped = malloc(size);
+        if (escaped)
+            escape_bytes(escaped, size, text, length);
+        /* Stop rather than print the raw text. */
+        if (!escaped || !json_object_set_string(value, escaped)) {
+            fprintf(stderr, "xenreadyctl: out of memory\n");
+            exit(EXIT_ERROR);
+        }
+        free(escaped);
+        break;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(value); i++)
+            escape_strings(json_object_array_get_idx(value, i));
+        break;
+    case json_type_object: {
+        json_object_object_foreach(value, key, member) {
+            (void)key;
+            escape_strings(member);
+        }
+        break;
+    }
+    default:
+        break;
+    }
 }
 
 static const char *member_string(struct json_object *object, const char *key)
@@ -228,12 +271,14 @@ static int command_status(const char *socket_path, int argc, char **argv)
     struct json_object *ok;
     int status = EXIT_OK;
     if (!json_object_object_get_ex(response, "ok", &ok) || !json_object_get_boolean(ok)) {
+        escape_strings(response);
         fprintf(stderr, "xenreadyctl: xenreadyd: %s\n", member_string(response, "error"));
         status = EXIT_ERROR;
     } else if (json) {
         printf("%s\n", json_object_to_json_string_ext(response, JSON_C_TO_STRING_PRETTY
                                                                     | JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
+        escape_strings(response);
         print_status_table(response, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
     }
     json_object_put(response);
@@ -249,7 +294,7 @@ static struct json_object *request_new(const char *command)
 }
 
 /* Prints the daemon's error (and messages) and returns EXIT_ERROR, or
- * returns EXIT_OK for an "ok" answer. */
+ * returns EXIT_OK for an "ok" answer. The response is escaped already. */
 static int response_status(struct json_object *response)
 {
     struct json_object *ok;
@@ -301,6 +346,7 @@ static int command_wait(const char *socket_path, int argc, char **argv)
         status = EXIT_UNREACHABLE;
         goto out;
     }
+    escape_strings(response);
     status = response_status(response);
     struct json_object *ready;
     if (status == EXIT_OK && json_object_object_get_ex(response, "ready", &ready)
@@ -329,6 +375,7 @@ static int command_reload(const char *socket_path, int argc, char **argv)
     json_object_put(request);
     if (!response)
         return EXIT_UNREACHABLE;
+    escape_strings(response);
     int status = response_status(response);
     struct json_object *messages = member_array(response, "messages");
     /* Warnings of a successful reload. */
@@ -351,6 +398,7 @@ static int command_announce(const char *socket_path, const char *command, int ar
     json_object_put(request);
     if (!response)
         return EXIT_UNREACHABLE;
+    escape_strings(response);
     int status = response_status(response);
     json_object_put(response);
     return status;

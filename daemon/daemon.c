@@ -15,11 +15,13 @@
 #include "control/control-server.h"
 #include "core/model.h"
 #include "signallers/signaller.h"
+#include "util/escape.h"
 #include "util/log.h"
 #include "util/model-log.h"
 #include "xen/xenstore.h"
 
-/* "3/4 bridges ready; waiting: domu1/pcie0 (qemu-dm)" for systemctl status. */
+/* "3/4 bridges ready; waiting: domu1/pcie0 (qemu-dm)" for systemctl status.
+ * The line is plain text; daemon_send_status() escapes it. */
 static void daemon_format_status(const struct daemon *daemon, char *line, size_t size)
 {
     const struct model *model = daemon->model;
@@ -56,13 +58,22 @@ static void daemon_format_status(const struct daemon *daemon, char *line, size_t
         }
 }
 
+/* status_line keeps the line as formatted (it is also logged, and the log
+ * escapes on its own); only what goes to systemd is escaped here. sd_notify()'s
+ * message is newline-separated assignments: a newline in a name would end
+ * STATUS= and begin an assignment of its own ("READY=1", "MAINPID=…"), and
+ * systemctl status prints the rest to a terminal. */
 static void daemon_send_status(struct daemon *daemon, const char *line)
 {
     if (daemon->status_line && strcmp(daemon->status_line, line) == 0)
         return;
     free(daemon->status_line);
     daemon->status_line = strdup(line);
-    sd_notifyf(0, "STATUS=%s", line);
+    /* The callers' lines are at most 600 bytes; a longer one is cut before an
+     * escape, never inside one. */
+    char escaped[ESCAPE_SIZE(600)];
+    escape_text(escaped, sizeof(escaped), line);
+    sd_notifyf(0, "STATUS=%s", escaped);
 }
 
 /* READY=1 once: after the first scan, or in wait-for-all mode once every

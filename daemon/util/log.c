@@ -17,6 +17,8 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
+#include "escape.h"
+
 static int max_priority = LOG_INFO;
 static int journal_state = -1;   /* -1 unknown, 0 stderr, 1 journal */
 
@@ -65,34 +67,59 @@ static void log_to_stderr(int priority, const char *text)
     fprintf(stderr, "<%d>%s\n", priority, text);
 }
 
+/* Room for a message as formatted, and for a field's "NAME=value" escaped. */
+enum { LOG_TEXT_MAX = 1024, LOG_FIELD_MAX = 1100 };
+
+/* "NAME=value" into field (size bytes), the value escaped. */
+static void log_field(char *field, size_t size, const char *name, const char *value)
+{
+    int n = snprintf(field, size, "%s=", name);
+    if (n >= 0 && (size_t)n < size)
+        escape_text(field + n, size - (size_t)n, value);
+}
+
+/* The whole formatted message, and every field value, is escaped
+ * (util/escape.h): what a message embeds may come from anyone less trusted
+ * than root (a control request's command, a xenstore value, a D-Bus
+ * property), and "x\n<0>FAKE" must not become a second line, read on stderr
+ * as a message of its own with the priority it chose, nor an ESC sequence
+ * reach journalctl's terminal. The format strings are all the daemon's own,
+ * so escaping the result is escaping each argument, and no call site can
+ * forget it: one call, one line. */
 __attribute__((format(printf, 4, 0)))
 static void log_emit(int priority, const struct log_field *extra, size_t extra_count,
                      const char *format, va_list args)
 {
     if (priority > max_priority)
         return;
-    char text[1024];
+    char text[LOG_TEXT_MAX];
     vsnprintf(text, sizeof(text), format, args);
+    /* Escaped right after "MESSAGE=", with room for it never to be cut: the
+     * escapes of a hostile argument cannot push the daemon's own words out. */
+    enum { PREFIX = sizeof("MESSAGE=") - 1 };
+    char message[PREFIX + ESCAPE_SIZE(LOG_TEXT_MAX - 1)];
+    log_field(message, sizeof(message), "MESSAGE", text);
+    const char *escaped = message + PREFIX;
 
     if (!log_to_journal()) {
-        log_to_stderr(priority, text);
+        log_to_stderr(priority, escaped);
         return;
     }
     /* Each field is "NAME=value"; sd_journal_sendv() takes them as iovecs. */
-    char fields[2 + LOG_FIELDS_MAX][1100];
-    int count = 0;
-    snprintf(fields[count++], sizeof(fields[0]), "MESSAGE=%s", text);
+    char fields[1 + LOG_FIELDS_MAX][LOG_FIELD_MAX];
+    size_t count = 0;
     snprintf(fields[count++], sizeof(fields[0]), "PRIORITY=%d", priority);
     for (size_t i = 0; i < extra_count && i < LOG_FIELDS_MAX; i++)
-        snprintf(fields[count++], sizeof(fields[0]), "%s=%s", extra[i].name, extra[i].value);
+        log_field(fields[count++], sizeof(fields[0]), extra[i].name, extra[i].value);
     struct iovec iov[2 + LOG_FIELDS_MAX];
-    for (int i = 0; i < count; i++)
-        iov[i] = (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
+    iov[0] = (struct iovec){.iov_base = message, .iov_len = strlen(message)};
+    for (size_t i = 0; i < count; i++)
+        iov[i + 1] = (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
     /* journald gone or restarting: the message is not lost, and its stream
      * (or whoever holds stderr now) still takes the "<N>" prefix. The next
      * message tries the journal again. */
-    if (sd_journal_sendv(iov, count) < 0)
-        log_to_stderr(priority, text);
+    if (sd_journal_sendv(iov, (int)count + 1) < 0)
+        log_to_stderr(priority, escaped);
 }
 
 void log_message(int priority, const char *format, ...)

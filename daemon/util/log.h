@@ -4,6 +4,11 @@
  * through sd_journal_send() with structured fields; elsewhere, and for a
  * message the journal refuses, to stderr with sd-daemon "<N>" priority
  * prefixes, which journald and systemd also parse.
+ *
+ * The message, once formatted, and every field value are escaped as
+ * util/escape.h says, so a call logs exactly one line whatever its arguments
+ * hold: pass untrusted text as it is, never escaped already (its backslashes
+ * would be doubled).
  */
 #pragma once
 
