@@ -729,11 +729,12 @@ START_TEST(outage_blinds_only_what_needs_xenstore)
 }
 END_TEST
 
-static const char *const announced_config =
-    TEST_CONFIG_FRONTEND TEST_CONFIG_BACKEND_DM
-    "[backend ann]\nprobe = announce\nowner = uid:%u\n\n"
-    "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@0\nbackends = ann\n\n"
-    "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@1\nbackends = dm\n";
+/* A macro: asprintf() checks its format when it is a literal. */
+#define ANNOUNCED_CONFIG                                                           \
+    TEST_CONFIG_FRONTEND TEST_CONFIG_BACKEND_DM                                    \
+    "[backend ann]\nprobe = announce\nowner = uid:%u\n\n"                         \
+    "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@0\nbackends = ann\n\n"        \
+    "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@1\nbackends = dm\n"
 
 /* Issue 8: announcements survive a restart of the daemon, by SIGTERM or
  * SIGKILL: the bridge stays ready with no bump and no transition logged.
@@ -742,7 +743,7 @@ static const char *const announced_config =
 START_TEST(restart_keeps_announcements)
 {
     char *config = NULL;
-    ck_assert_int_ge(asprintf(&config, announced_config, (unsigned int)geteuid()), 0);
+    ck_assert_int_ge(asprintf(&config, ANNOUNCED_CONFIG, (unsigned int)geteuid()), 0);
     ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
     ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
@@ -785,7 +786,7 @@ START_TEST(restart_keeps_announcements)
     assert_settled("pcie0", "ready");
     ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
     free(config);
-    ck_assert_int_ge(asprintf(&config, announced_config, (unsigned int)geteuid() + 1), 0);
+    ck_assert_int_ge(asprintf(&config, ANNOUNCED_CONFIG, (unsigned int)geteuid() + 1), 0);
     FILE *file = fopen(runner.config_path, "w");
     fputs(config, file);
     fclose(file);
