@@ -18,6 +18,15 @@
  * answer that has not come within UNIT_ANSWER_SECONDS counts as down. Without
  * a bus to connect to every unit backend is down with that reason; the probe
  * connects when the bus socket is created again.
+ *
+ * Anyone on the bus may send us a signal: a match names the well-known
+ * sender, but the broker routes a signal addressed to our unique name to us
+ * whoever sent it. So a unit's PropertiesChanged counts only from systemd's
+ * current unique name, learned from the bus driver (GetNameOwner, and
+ * NameOwnerChanged signals whose sender is the driver itself); anything else
+ * is dropped and counted. Replies are the broker's to check (it delivers no
+ * reply we did not ask for). At most BUS_BATCH messages are handled per loop
+ * iteration: a flood delays the units' own signals, never signalling.
  */
 #include <errno.h>
 #include <ev.h>
@@ -43,6 +52,9 @@
 #define RECONNECT_DELAY_SECONDS 0.1
 /* How long a unit may go unobserved while systemd is asked (xenreadyd(8)). */
 #define UNIT_ANSWER_SECONDS 5.0
+#define BUS_DRIVER "org.freedesktop.DBus"
+/* Messages handled per loop iteration; the rest wait for the next one. */
+#define BUS_BATCH 64
 
 struct unit_consumer {
     struct backend *backend;
@@ -83,7 +95,11 @@ struct unit_probe {
     ev_prepare prepare;
     sd_bus_slot *match;
     sd_bus_slot *owner_match;    /* NameOwnerChanged of org.freedesktop.systemd1 */
+    sd_bus_slot *owner_call;     /* GetNameOwner of org.freedesktop.systemd1 */
     sd_bus_slot *subscribe;
+    char *systemd;               /* systemd's unique name now; NULL: unknown */
+    unsigned long forged;        /* signals dropped for their sender */
+    ev_idle more;                /* messages left after a batch */
     struct unit_entry **units;
     size_t count;
     struct unit_entry **staged;
@@ -339,10 +355,32 @@ static void unit_ask(struct unit_entry *entry)
     unit_lookup(entry, "GetUnit");
 }
 
+/* Whether message comes from sender (a unique name, or the bus driver); a
+ * forged one is logged the first time and every 1000th. */
+static bool sender_is(struct unit_probe *probe, sd_bus_message *message, const char *sender)
+{
+    const char *from = sd_bus_message_get_sender(message);
+    if (from && sender && strcmp(from, sender) == 0)
+        return true;
+    /* Before systemd's name is known nothing of it is taken: it is asked
+     * once it is (see on_systemd_owner()). */
+    if (!sender)
+        return false;
+    if (probe->forged++ % 1000 == 0)
+        log_message(LOG_WARNING, "dropped a %s signal from %s, which is not %s (%lu so far)",
+                    sd_bus_message_get_member(message) ? sd_bus_message_get_member(message)
+                                                       : "?",
+                    from ? from : "nobody", sender ? sender : "systemd (not on the bus)",
+                    probe->forged);
+    return false;
+}
+
 static int unit_on_properties_changed(sd_bus_message *message, void *userdata,
                                       sd_bus_error *ret_error)
 {
     struct unit_probe *probe = userdata;
+    if (!sender_is(probe, message, probe->systemd))
+        return 0;
     const char *path = sd_bus_message_get_path(message), *interface;
     struct unit_entry *entry = NULL;
     for (size_t i = 0; path && i < probe->count && !entry; i++)
@@ -423,14 +461,46 @@ static void units_forget_all(struct unit_probe *probe, const char *why)
         unit_forget(probe->units[i], why);
 }
 
+/* systemd's unique name is new_owner ("" when it left the bus). */
+static void systemd_owner_is(struct unit_probe *probe, const char *new_owner)
+{
+    free(probe->systemd);
+    probe->systemd = new_owner[0] ? strdup(new_owner) : NULL;
+}
+
+static int on_systemd_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    struct unit_probe *probe = userdata;
+    probe->owner_call = sd_bus_slot_unref(probe->owner_call);
+    const char *owner;
+    if (probe->systemd)
+        return 0;   /* NameOwnerChanged was first */
+    if (sd_bus_message_is_method_error(reply, NULL)
+        || sd_bus_message_read(reply, "s", &owner) < 0) {
+        /* Not on the bus (yet): NameOwnerChanged will say when it is. */
+        log_message(LOG_WARNING, "systemd is not on the system bus; %zu unit(s) wait for it",
+                    probe->count);
+        units_observe_all(probe, "systemd is not on the system bus");
+        return 0;
+    }
+    systemd_owner_is(probe, owner);
+    if (systemd_follow(probe) < 0)
+        units_observe_all(probe, "cannot ask systemd");
+    return 0;
+}
+
 static int on_systemd_owner_changed(sd_bus_message *message, void *userdata,
                                     sd_bus_error *ret_error)
 {
     struct unit_probe *probe = userdata;
     const char *name, *old_owner, *new_owner;
+    /* Only the bus driver says who owns a name. */
+    if (!sender_is(probe, message, BUS_DRIVER))
+        return 0;
     if (sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner) < 0
         || strcmp(name, SYSTEMD_SERVICE) != 0)
         return 0;
+    systemd_owner_is(probe, new_owner);
     if (new_owner[0]) {
         log_message(LOG_INFO, "systemd is on the system bus (%s); following %zu unit(s)",
                     new_owner, probe->count);
@@ -448,11 +518,24 @@ static int on_systemd_owner_changed(sd_bus_message *message, void *userdata,
 
 static void bus_process(struct unit_probe *probe)
 {
-    int r;
-    while (probe->bus && (r = sd_bus_process(probe->bus, NULL)) > 0)
-        ;
-    if (probe->bus && (r < 0 || sd_bus_is_open(probe->bus) <= 0))
+    int r = 0;
+    for (int handled = 0; probe->bus && handled < BUS_BATCH; handled++)
+        if ((r = sd_bus_process(probe->bus, NULL)) <= 0)
+            break;
+    if (probe->bus && (r < 0 || sd_bus_is_open(probe->bus) <= 0)) {
         bus_drop(probe, "connection to the system bus lost");
+        return;
+    }
+    /* More to do: after the other watchers' turn. */
+    if (probe->bus && r > 0)
+        ev_idle_start(probe->loop, &probe->more);
+    else
+        ev_idle_stop(probe->loop, &probe->more);
+}
+
+static void bus_on_more(struct ev_loop *loop, ev_idle *idle, int revents)
+{
+    bus_process(idle->data);
 }
 
 static void bus_on_io(struct ev_loop *loop, ev_io *io, int revents)
@@ -523,9 +606,13 @@ static void bus_close(struct unit_probe *probe)
         probe->staged[i]->call = sd_bus_slot_unref(probe->staged[i]->call);
     probe->match = sd_bus_slot_unref(probe->match);
     probe->owner_match = sd_bus_slot_unref(probe->owner_match);
+    probe->owner_call = sd_bus_slot_unref(probe->owner_call);
     probe->subscribe = sd_bus_slot_unref(probe->subscribe);
+    free(probe->systemd);
+    probe->systemd = NULL;
     ev_io_stop(probe->loop, &probe->io);
     ev_timer_stop(probe->loop, &probe->timeout);
+    ev_idle_stop(probe->loop, &probe->more);
     ev_prepare_stop(probe->loop, &probe->prepare);
     sd_bus_close_unref(probe->closing);
     probe->closing = probe->bus;
@@ -566,11 +653,17 @@ static int bus_connect(struct unit_probe *probe)
                                "member='NameOwnerChanged',arg0='" SYSTEMD_SERVICE "'",
                                on_systemd_owner_changed, NULL, probe);
     if (r >= 0)
+        r = sd_bus_call_method_async(bus, &probe->owner_call, BUS_DRIVER, "/org/freedesktop/DBus",
+                                     BUS_DRIVER, "GetNameOwner", on_systemd_owner, probe, "s",
+                                     SYSTEMD_SERVICE);
+    if (r >= 0)
         r = sd_bus_match_signal_async(bus, &probe->match, SYSTEMD_SERVICE, NULL,
                                       "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                       unit_on_properties_changed, NULL, probe);
+    /* systemd is asked once its name is known (on_systemd_owner()): what it
+     * signals before is not taken, and is in the answers that follow. */
     if (r >= 0)
-        r = systemd_follow(probe);
+        units_forget_all(probe, "asking systemd");
     if (r < 0) {
         bus_close(probe);
         bus_note_problem(probe, "cannot talk on the system bus");
@@ -809,6 +902,8 @@ static int unit_probe_new(struct probe **out, const struct probe_context *contex
     probe->answer_deadline.data = probe;
     ev_prepare_init(&probe->reap, bus_on_reap);
     probe->reap.data = probe;
+    ev_idle_init(&probe->more, bus_on_more);
+    probe->more.data = probe;
     int r = path_watcher_new(&probe->watcher, context->loop);
     if (r < 0) {
         free(probe->bus_socket);
