@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "util/state-file.h"
 
 #define STORE_VERSION 1
 #define STORE_SIZE_MAX (1024 * 1024)
@@ -46,40 +47,6 @@ struct announce_record *announce_records_find(struct announce_records *records,
     return NULL;
 }
 
-/* The whole file, if it is one we may trust: never a FIFO, a link or a
- * device (opening them could block or read someone else's), ours, not
- * writable by others, bounded. */
-static int read_trusted(const char *path, char **text)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    int r = 0;
-    if (fstat(fd, &st) < 0)
-        r = -errno;
-    else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)
-             || st.st_size > STORE_SIZE_MAX)
-        r = -EINVAL;
-    char *buffer = r == 0 ? malloc((size_t)st.st_size + 1) : NULL;
-    if (r == 0 && !buffer)
-        r = -ENOMEM;
-    if (r == 0) {
-        ssize_t length = read(fd, buffer, (size_t)st.st_size);
-        if (length != st.st_size)
-            r = length < 0 ? -errno : -EINVAL;
-        else
-            buffer[length] = '\0';
-    }
-    close(fd);
-    if (r < 0) {
-        free(buffer);
-        return r;
-    }
-    *text = buffer;
-    return 0;
-}
-
 static const char *member_string(struct json_object *object, const char *name)
 {
     struct json_object *member;
@@ -102,7 +69,7 @@ int announce_records_load(const char *path, struct announce_records *out)
 {
     *out = (struct announce_records){0};
     char *text = NULL;
-    int r = read_trusted(path, &text);
+    int r = state_file_read(path, STORE_SIZE_MAX, &text);
     if (r == -ENOENT)
         return 0;
     if (r < 0)
@@ -168,32 +135,7 @@ int announce_records_save(const char *path, const struct announce_records *recor
         json_object_object_add(item, "time", json_object_new_int64(record->time));
         json_object_array_add(list, item);
     }
-    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-    char temporary[PATH_MAX];
-    int r = snprintf(temporary, sizeof(temporary), "%s.new", path) >= (int)sizeof(temporary)
-                ? -ENAMETOOLONG
-                : 0;
-    int fd = -1;
-    if (r == 0) {
-        /* A leftover of a stop in the middle of a save is ours to replace;
-         * anything someone else put there (a link) is not followed. */
-        unlink(temporary);
-        fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-            r = -errno;
-    }
-    if (r == 0) {
-        size_t length = strlen(text);
-        ssize_t written = write(fd, text, length);
-        if (written != (ssize_t)length)
-            r = written < 0 ? -errno : -EIO;
-        if (close(fd) < 0 && r == 0)
-            r = -errno;
-        if (r == 0 && rename(temporary, path) < 0)
-            r = -errno;
-        if (r < 0)
-            unlink(temporary);
-    }
+    int r = state_file_write(path, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
     json_object_put(root);
     return r;
 }
