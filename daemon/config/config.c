@@ -538,6 +538,16 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
                          "bad owner \"%s\" for backend %s: expected uid:NUMBER or unit:NAME.service",
                          value, backend->name);
         }
+    } else if (strcmp(key, "follow-symlink") == 0) {
+        if (!key_first_time(loader, pending, 1u << 24, key))
+            return 0;
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+            loader_error(loader, loader->line,
+                         "bad follow-symlink \"%s\" for backend %s: expected yes or no", value,
+                         backend->name);
+            return 0;
+        }
+        backend->follow_symlink = strcmp(value, "yes") == 0;
     } else if (strcmp(key, "pidfile") == 0) {
         if (!key_first_time(loader, pending, 1u << 22, key))
             return 0;
@@ -613,7 +623,7 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
     } else {
         loader_error(loader, loader->line,
                      "unknown key \"%s\" in [backend %s] (known: probe, path, value, frontend, "
-                     "unit, owner, pidfile, liveness-unit)", key, backend->name);
+                     "unit, owner, follow-symlink, pidfile, liveness-unit)", key, backend->name);
     }
     if (r < 0)
         loader_error(loader, loader->line, "out of memory");
@@ -1035,9 +1045,18 @@ static bool resolve_backend_extra(struct loader *loader, struct pending *pending
         report_add(report, true, file, line,
                    "backend %s: unit = is only for probe = unit (liveness-unit = works with any "
                    "probe)", backend->name);
-    if (backend->owner != OWNER_NONE && backend->probe != PROBE_ANNOUNCE)
-        report_add(report, true, file, line, "backend %s: owner = is only for probe = announce",
+    if (backend->owner == OWNER_UNIT && backend->probe == PROBE_SOCKET)
+        report_add(report, true, file, line,
+                   "backend %s: a socket's owner = is uid:NUMBER (who must own the socket "
+                   "file)", backend->name);
+    else if (backend->owner != OWNER_NONE && backend->probe != PROBE_ANNOUNCE
+             && backend->probe != PROBE_SOCKET)
+        report_add(report, true, file, line,
+                   "backend %s: owner = is only for probe = announce and probe = socket",
                    backend->name);
+    if ((pending->keys_seen & (1u << 24)) && backend->probe != PROBE_SOCKET)
+        report_add(report, true, file, line,
+                   "backend %s: follow-symlink = is only for probe = socket", backend->name);
     if (backend->probe == PROBE_XENSTORE)
         return false;
 

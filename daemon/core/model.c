@@ -532,7 +532,9 @@ bool backend_same_definition(const struct backend *a, const struct backend *b)
         return same_text(a->xenstore_path, b->xenstore_path)
                && same_text(a->expected_value, b->expected_value);
     case PROBE_SOCKET:
-        return same_text(a->socket_path, b->socket_path);
+        return same_text(a->socket_path, b->socket_path)
+               && a->follow_symlink == b->follow_symlink && a->owner == b->owner
+               && a->owner_uid == b->owner_uid;
     case PROBE_UNIT:
         return same_text(a->unit, b->unit);
     case PROBE_ANNOUNCE:

@@ -88,7 +88,7 @@ struct backend {
     const char *name;
     struct source_location where;
     enum probe_kind probe;
-    enum backend_owner owner;    /* probe = announce */
+    enum backend_owner owner;    /* probe = announce; probe = socket: uid only */
     unsigned int owner_uid;      /* owner = OWNER_UID */
     /* What the probe and the liveness source last reported, and whether
      * they have reported since they began following the backend (or since
@@ -101,6 +101,7 @@ struct backend {
      * are observed and hold, down when either is observed not to. */
     bool ready;
     bool down;
+    bool follow_symlink;         /* probe = socket: its path may be a link */
     enum backend_readiness last_known;   /* up or down as last observed; unobserved: never */
     /* The keys of the backend's own probe kind: one kind per backend, so
      * they share room (read only those of backend->probe). */

@@ -211,8 +211,10 @@ void socket_diag_match(const struct unix_socket_info *sockets, size_t count, dev
     }
 }
 
-pid_t socket_diag_find_holder(const char *proc, unsigned long sock_ino)
+pid_t socket_diag_find_holder(const char *proc, unsigned long sock_ino, bool *hidden)
 {
+    if (hidden)
+        *hidden = false;
     char wanted[48];
     snprintf(wanted, sizeof(wanted), "socket:[%lu]", sock_ino);
     DIR *processes = opendir(proc);
@@ -226,6 +228,8 @@ pid_t socket_diag_find_holder(const char *proc, unsigned long sock_ino)
         char fd_dir[64];
         snprintf(fd_dir, sizeof(fd_dir), "%.20s/fd", process->d_name);
         int dir_fd = openat(dirfd(processes), fd_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0 && (errno == EACCES || errno == EPERM) && hidden)
+            *hidden = true;
         DIR *fds = dir_fd >= 0 ? fdopendir(dir_fd) : NULL;
         if (!fds) {
             if (dir_fd >= 0)

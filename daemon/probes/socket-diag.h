@@ -51,5 +51,7 @@ void socket_diag_match(const struct unix_socket_info *sockets, size_t count, dev
                        ino_t ino, const char *path, struct socket_match *out);
 
 /* A process (not this one) holding socket inode sock_ino open, from
- * /proc/PID/fd; 0 when none is found. */
-pid_t socket_diag_find_holder(const char *proc, unsigned long sock_ino);
+ * /proc/PID/fd; 0 when none is found. *hidden (may be NULL) tells whether
+ * the descriptors of some process could not be read (another user's,
+ * without CAP_SYS_PTRACE): the holder may be one of them. */
+pid_t socket_diag_find_holder(const char *proc, unsigned long sock_ino, bool *hidden);

@@ -49,6 +49,7 @@ struct socket_backend {
     unsigned int rechecks_left;
     struct process_watch holder;   /* the process holding the socket */
     unsigned long holder_sock_ino;
+    bool hidden_said;        /* warned that its holder cannot be looked at */
     char *problem;           /* the last configuration-like problem logged */
 };
 
@@ -89,11 +90,31 @@ static void holder_follow(struct socket_backend *entry, unsigned long sock_ino)
     if (entry->holder.pid > 0 && entry->holder_sock_ino == sock_ino)
         return;
     holder_release(entry);
-    pid_t pid = socket_diag_find_holder("/proc", sock_ino);
-    if (pid <= 0 || process_watch_follow(&entry->holder, pid) < 0) {
-        log_backend(LOG_DEBUG, entry->followed.backend,
+    bool hidden;
+    pid_t pid = socket_diag_find_holder("/proc", sock_ino, &hidden);
+    int r = pid > 0 ? process_watch_follow(&entry->holder, pid) : -ESRCH;
+    const struct backend *backend = entry->followed.backend;
+    if (r == -ESRCH && hidden && !backend_has_liveness(backend) && !entry->hidden_said) {
+        /* Another user's process, whose descriptors xenreadyd may not read:
+         * said once, with what to do about it (xenreadyd(8)). */
+        entry->hidden_said = true;
+        log_backend(LOG_WARNING, backend, "backend %s: the process holding %s cannot be looked "
+                    "at (another user's, whose descriptors xenreadyd may not read): its death "
+                    "is not seen; give the backend pidfile = or liveness-unit =", backend->name,
+                    backend->socket_path);
+    }
+    if (r == -ESRCH) {
+        log_backend(LOG_DEBUG, backend,
                     "backend %s: no process found holding %s; its death will not be seen",
-                    entry->followed.backend->name, entry->followed.backend->socket_path);
+                    backend->name, backend->socket_path);
+        return;
+    }
+    if (r < 0) {
+        /* Out of descriptors, say: said as it is. */
+        log_backend(LOG_WARNING, entry->followed.backend,
+                    "backend %s: cannot follow process %d holding %s: %s; its death will not "
+                    "be seen", entry->followed.backend->name, (int)pid,
+                    entry->followed.backend->socket_path, strerror(-r));
         return;
     }
     entry->holder_sock_ino = sock_ino;
@@ -118,11 +139,25 @@ static int socket_dump(struct socket_probe *probe, struct unix_socket_info **soc
 static bool socket_observe(struct socket_backend *entry, char *detail, size_t size,
                            bool *problem, bool *is_socket, unsigned long *sock_ino)
 {
-    const char *path = entry->followed.backend->socket_path;
+    const struct backend *backend = entry->followed.backend;
+    const char *path = backend->socket_path;
     struct stat st;
     *problem = false;
     *is_socket = false;
-    if (stat(path, &st) < 0) {
+    /* Whoever may write in the socket's directory could put a link there to
+     * any listening socket (xenstored's): a link is followed only when the
+     * configuration says so. */
+    int r = lstat(path, &st);
+    if (r == 0 && S_ISLNK(st.st_mode)) {
+        if (!backend->follow_symlink) {
+            snprintf(detail, size, "%s is a symbolic link: not followed (follow-symlink = yes "
+                     "accepts it)", path);
+            *problem = true;
+            return false;
+        }
+        r = stat(path, &st);
+    }
+    if (r < 0) {
         if (errno == ENOENT && !path_watch_parent_exists(entry->watch)) {
             snprintf(detail, size, "%s: its directory does not exist yet (watching %s)", path,
                      path_watch_directory(entry->watch));
@@ -142,10 +177,18 @@ static bool socket_observe(struct socket_backend *entry, char *detail, size_t si
         *problem = true;
         return false;
     }
+    /* Made by whoever bound it: one who could write in its directory and
+     * listens there in the backend's place would be found out here. */
+    if (backend->owner == OWNER_UID && st.st_uid != backend->owner_uid) {
+        snprintf(detail, size, "%s belongs to uid %u, not uid %u (owner =)", path,
+                 (unsigned int)st.st_uid, backend->owner_uid);
+        *problem = true;
+        return false;
+    }
     *is_socket = true;
     struct unix_socket_info *sockets = NULL;
     size_t count = 0;
-    int r = socket_dump(entry->probe, &sockets, &count);
+    r = socket_dump(entry->probe, &sockets, &count);
     if (r < 0) {
         snprintf(detail, size, "cannot list UNIX sockets: %s", strerror(-r));
         *problem = true;

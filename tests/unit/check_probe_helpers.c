@@ -156,10 +156,10 @@ START_TEST(holder_is_found_in_proc)
     socket_diag_match(sockets, count, st.st_dev, st.st_ino, path, &match);
     free(sockets);
     ck_assert(match.listening);
-    ck_assert_int_eq(socket_diag_find_holder("/proc", match.sock_ino), child);
+    ck_assert_int_eq(socket_diag_find_holder("/proc", match.sock_ino, NULL), child);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
-    ck_assert_int_eq(socket_diag_find_holder("/proc", match.sock_ino), 0);
+    ck_assert_int_eq(socket_diag_find_holder("/proc", match.sock_ino, NULL), 0);
     unlink(path);
     rmdir(dir);
 }
@@ -250,6 +250,17 @@ START_TEST(config_keys_of_the_probes)
     ck_assert_str_eq(backend->liveness_unit, "qemu.service");
     model_free(model);
 
+    /* A socket's identity: who must own it, and whether it may be a link. */
+    report = load(HEAD "[backend b]\nprobe = socket\npath = /run/b.sock\nowner = uid:107\n"
+                       "follow-symlink = yes\n", &model);
+    ck_assert_str_eq(report, "");
+    free(report);
+    backend = model_find_backend(model, "b");
+    ck_assert_int_eq(backend->owner, OWNER_UID);
+    ck_assert_uint_eq(backend->owner_uid, 107);
+    ck_assert(backend->follow_symlink);
+    model_free(model);
+
     report = load(HEAD "[backend b]\nvalue = 4\npath = backend/vbd/5/0/state\nprobe = xenstore\n",
                   &model);
     ck_assert_str_eq(report, "");
@@ -277,13 +288,17 @@ START_TEST(config_errors_of_the_probes)
         {HEAD "[backend b]\nprobe = announce\nowner = root\n",
          ":8: error: bad owner \"root\" for backend b: expected uid:NUMBER or unit:NAME.service\n"
          ":6: error: backend b: probe = announce needs owner = uid:NUMBER or owner = unit:NAME\n"},
-        {HEAD "[backend b]\nprobe = socket\npath = /s\nowner = uid:1\n",
-         ":6: error: backend b: owner = is only for probe = announce\n"},
+        {HEAD "[backend b]\nprobe = unit\nunit = u.service\nowner = uid:1\n",
+         ":6: error: backend b: owner = is only for probe = announce and probe = socket\n"},
         {HEAD "[backend b]\nvalue = 4\nunit = a.service\nowner = unit:b.service\nprobe = socket\n"
               "path = /s\n",
          ":6: error: backend b: unit = is only for probe = unit (liveness-unit = works with any "
-         "probe)\n:6: error: backend b: owner = is only for probe = announce\n:6: error: backend "
-         "b: value = is only for probe = xenstore\n"},
+         "probe)\n:6: error: backend b: a socket's owner = is uid:NUMBER (who must own the "
+         "socket file)\n:6: error: backend b: value = is only for probe = xenstore\n"},
+        {HEAD "[backend b]\nprobe = socket\npath = /s\nfollow-symlink = always\n",
+         ":9: error: bad follow-symlink \"always\" for backend b: expected yes or no\n"},
+        {HEAD "[backend b]\nprobe = announce\nowner = uid:0\nfollow-symlink = yes\n",
+         ":6: error: backend b: follow-symlink = is only for probe = socket\n"},
         {HEAD "[backend b]\nprobe = socket\npath = /s\npidfile = /p\nliveness-unit = a.service\n",
          ":6: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
         {HEAD "timeout = soon\n[backend b]\nprobe = announce\nowner = uid:0\n",
