@@ -66,10 +66,17 @@ static struct json_object *control_call(const char *path, struct json_object *re
     struct json_object *response = NULL;
     char *buffer = NULL;
     size_t used = 0, size = 0;
+    /* A daemon that refuses a client (a limit, its credentials) answers
+     * and closes without reading: the request may not go out (EPIPE) and a
+     * read past the answer may fail (ECONNRESET); the answer is there. */
+    int send_error = 0;
     if (send(fd, text, length, MSG_NOSIGNAL) != (ssize_t)length
         || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-        fprintf(stderr, "xenreadyctl: cannot send to xenreadyd: %s\n", strerror(errno));
-        goto out;
+        send_error = errno;
+        if (send_error != EPIPE && send_error != ECONNRESET) {
+            fprintf(stderr, "xenreadyctl: cannot send to xenreadyd: %s\n", strerror(errno));
+            goto out;
+        }
     }
     for (;;) {
         if (size - used < 4096) {
@@ -84,13 +91,23 @@ static struct json_object *control_call(const char *path, struct json_object *re
         ssize_t n = recv(fd, buffer + used, size - used - 1, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && send_error)
+            errno = send_error;
         if (n < 0) {
-            fprintf(stderr, "xenreadyctl: cannot read from xenreadyd: %s\n", strerror(errno));
+            fprintf(stderr, "xenreadyctl: cannot %s xenreadyd: %s\n",
+                    send_error ? "send to" : "read from", strerror(errno));
             goto out;
         }
         if (n == 0)
             break;
         used += (size_t)n;
+        /* The answer is one line: it is complete at its newline. */
+        if (memchr(buffer + used - n, '\n', (size_t)n))
+            break;
+    }
+    if (used == 0 && send_error) {
+        fprintf(stderr, "xenreadyctl: cannot send to xenreadyd: %s\n", strerror(send_error));
+        goto out;
     }
     buffer[used] = '\0';
     response = json_tokener_parse(buffer);

@@ -19,6 +19,7 @@
 #include "signallers/signaller.h"
 #include "status.h"
 #include "util/log.h"
+#include "xenready-control.h"
 
 enum { WAIT_BRIDGES_MAX = 64 };
 
@@ -165,7 +166,13 @@ static struct json_object *command_wait(void *context, struct control_client *cl
     /* Held: daemon_answer_waits() or the timeout answers. */
     wait->next = daemon->waits;
     daemon->waits = wait;
-    control_client_hold(client, seconds, wait_on_timeout, wait_on_close, wait);
+    if (control_client_hold(client, seconds, wait_on_timeout, wait_on_close, wait) < 0) {
+        wait_free(wait);
+        char message[96];
+        snprintf(message, sizeof(message), "wait: uid %u holds %d waits already",
+                 (unsigned int)peer->uid, XENREADY_CONTROL_WAITS_PER_UID_MAX);
+        return control_error(message);
+    }
     return NULL;
 }
 
@@ -232,11 +239,11 @@ static struct json_object *command_gone(void *context, struct control_client *cl
 
 /* Commands of protocol/xenready-control.h; one line per command. */
 static const struct control_command commands[] = {
-    {"status", command_status},
-    {"wait", command_wait},
-    {"reload", command_reload},
-    {"ready", command_ready},
-    {"gone", command_gone},
+    {"status", command_status, false},
+    {"wait", command_wait, false},
+    {"reload", command_reload, true},
+    {"ready", command_ready, false},
+    {"gone", command_gone, false},
 };
 
 const struct control_command *daemon_commands(size_t *count)

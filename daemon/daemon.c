@@ -461,6 +461,20 @@ static char *state_directory_of(const char *control_socket)
     return strndup(control_socket, (size_t)(slash - control_socket));
 }
 
+/* Backend owners keep room on the control socket however many others
+ * connect: their "xenreadyctl ready" must get through. */
+static bool daemon_reserves(void *context, uid_t uid)
+{
+    const struct model *model = ((struct daemon *)context)->model;
+    for (size_t i = 0; i < model->backend_count; i++) {
+        const struct backend *backend = model->backends[i];
+        if (backend->probe == PROBE_ANNOUNCE && backend->owner == OWNER_UID
+            && backend->owner_uid == uid)
+            return true;
+    }
+    return false;
+}
+
 int daemon_start(struct daemon *daemon, const struct daemon_options *options,
                  struct model *model)
 {
@@ -503,6 +517,7 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
         .path = options->control_socket,
         .has_group = options->has_control_group,
         .group = options->control_group,
+        .reserved = daemon_reserves,
     };
     r = control_server_new(&daemon->control, daemon->loop, &control, commands, command_count,
                            daemon);

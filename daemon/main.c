@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config/config.h"
 #include "core/model.h"
@@ -66,6 +67,21 @@ static int parse_group(const char *text, gid_t *out)
         return -EINVAL;
     *out = (gid_t)value;
     return 0;
+}
+
+/* One descriptor per followed process and per control client: the soft
+ * limit (1,024 by default) is raised to the hard one, as systemd does for
+ * the services it knows need many (select(2), the reason for the low soft
+ * limit, is not used here). */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
+            log_message(LOG_WARNING, "cannot raise the descriptor limit to %llu: %s",
+                        (unsigned long long)limit.rlim_max, strerror(errno));
+    }
 }
 
 static int check_config(const char *file, const char *dir)
@@ -202,6 +218,7 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
 
+    raise_descriptor_limit();
     struct daemon daemon;
     r = daemon_start(&daemon, &daemon_options, model);
     if (r == 0)

@@ -21,7 +21,14 @@
  * and members of its control group (xenreadyd --control-group; primary or
  * supplementary, from SO_PEERCRED/SO_PEERGROUPS) are served; others get
  * {"ok": false, "error": "permission denied: ..."}. At most
- * XENREADY_CONTROL_CLIENTS_MAX clients are connected at once.
+ * XENREADY_CONTROL_CLIENTS_MAX clients are connected at once, of which the
+ * last XENREADY_CONTROL_RESERVED only for root and the owners of announced
+ * backends; a uid other than root has at most XENREADY_CONTROL_PER_UID_MAX
+ * requests in progress and XENREADY_CONTROL_WAITS_PER_UID_MAX "wait"s held.
+ * A client refused for a limit is told why ("too many clients ..."); the
+ * daemon may answer it before reading its request, so a client reads the
+ * answer up to its newline even when sending failed (EPIPE), and does not
+ * need the connection to end cleanly after it (ECONNRESET).
  *
  * "status" answers with:
  *   "bridges": [ { "name": "domu1/pcie0", "frontend": "domu1",
@@ -50,8 +57,8 @@
  * 1 to 64 bridges; an unknown bridge (also one removed by a reload while
  * waiting) is an error.
  *
- * "reload" reloads the configuration as SIGHUP does; the running
- * configuration stays when the new one has errors:
+ * "reload" (root only) reloads the configuration as SIGHUP does; the running
+ * configuration stays when the new one is refused:
  *   {"version": 1, "command": "reload"}
  *   -> {"version": 1, "ok": true | false, "error": "...",
  *       "messages": ["file:line: error: ..."]}
@@ -71,6 +78,9 @@
 #define XENREADY_CONTROL_SOCKET "/run/xenready/control"
 #define XENREADY_CONTROL_REQUEST_MAX 4096
 #define XENREADY_CONTROL_TIMEOUT_SECONDS 5
-#define XENREADY_CONTROL_CLIENTS_MAX 64
+#define XENREADY_CONTROL_CLIENTS_MAX 128
+#define XENREADY_CONTROL_RESERVED 16
+#define XENREADY_CONTROL_PER_UID_MAX 8
+#define XENREADY_CONTROL_WAITS_PER_UID_MAX 16
 
 #endif /* XENREADY_CONTROL_H */

@@ -46,6 +46,13 @@ struct control_client {
     void *hold_data;
 };
 
+/* What one uid has in progress, for its limits (xenready-control.h). */
+struct uid_usage {
+    uid_t uid;
+    unsigned int requests;   /* connected and not held */
+    unsigned int held;       /* held "wait"s */
+};
+
 struct control_server {
     struct ev_loop *loop;
     struct control_server_options options;
@@ -62,7 +69,41 @@ struct control_server {
      * callback of their own watcher. */
     struct control_client *dead;
     ev_prepare reap;
+    struct uid_usage *usage;
+    size_t usage_count;
+    /* Out of descriptors: accepting waits for one to be freed (a client
+     * gone), or a second. */
+    ev_timer resume;
+    bool paused;
 };
+
+/* uid's usage, made when missing (NULL: out of memory). Entries of uids
+ * with nothing in progress are reused, so the table stays small. */
+static struct uid_usage *usage_of(struct control_server *server, uid_t uid, bool make)
+{
+    struct uid_usage *free_entry = NULL;
+    for (size_t i = 0; i < server->usage_count; i++) {
+        struct uid_usage *usage = &server->usage[i];
+        if (usage->uid == uid)
+            return usage;
+        if (!usage->requests && !usage->held && !free_entry)
+            free_entry = usage;
+    }
+    if (!make)
+        return NULL;
+    if (!free_entry) {
+        struct uid_usage *grown = realloc(server->usage,
+                                          (server->usage_count + 1) * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        server->usage = grown;
+        free_entry = &grown[server->usage_count++];
+    }
+    *free_entry = (struct uid_usage){.uid = uid};
+    return free_entry;
+}
+
+static void server_resume(struct control_server *server);
 
 struct control_answer *control_answer_ref(struct control_answer *answer)
 {
@@ -89,9 +130,16 @@ static void client_free(struct control_client *client)
     ev_io_stop(server->loop, &client->io);
     ev_timer_stop(server->loop, &client->timeout);
     close(client->io.fd);
+    struct uid_usage *usage = usage_of(server, client->peer.uid, false);
+    if (usage && client->held)
+        usage->held--;
+    else if (usage)
+        usage->requests--;
     if (client->held && client->on_close)
         client->on_close(client, client->hold_data);
     client->held = false;
+    if (server->paused)
+        server_resume(server);
     control_answer_unref(client->answer);
     client->answer = NULL;
     client->next = server->dead;
@@ -150,6 +198,13 @@ void control_client_send(struct control_client *client, struct control_answer *a
         client_free(client);
         return;
     }
+    if (client->held) {
+        struct uid_usage *usage = usage_of(client->server, client->peer.uid, false);
+        if (usage) {
+            usage->held--;
+            usage->requests++;
+        }
+    }
     client->held = false;
     client->answer = answer;
     struct ev_loop *loop = client->server->loop;
@@ -173,10 +228,17 @@ void control_client_respond(struct control_client *client, struct json_object *r
     control_client_send(client, answer);
 }
 
-void control_client_hold(struct control_client *client, double timeout,
-                         control_hold_fn on_timeout, control_hold_fn on_close, void *data)
+int control_client_hold(struct control_client *client, double timeout,
+                        control_hold_fn on_timeout, control_hold_fn on_close, void *data)
 {
     struct ev_loop *loop = client->server->loop;
+    struct uid_usage *usage = usage_of(client->server, client->peer.uid, false);
+    /* Counted apart from requests: a uid's waits cannot take the room of
+     * its own "ready", nor of anyone else's. */
+    if (!usage || (client->peer.uid != 0 && usage->held >= XENREADY_CONTROL_WAITS_PER_UID_MAX))
+        return -EBUSY;
+    usage->requests--;
+    usage->held++;
     client->held = true;
     client->on_timeout = on_timeout;
     client->on_close = on_close;
@@ -186,6 +248,7 @@ void control_client_hold(struct control_client *client, double timeout,
         ev_timer_set(&client->timeout, timeout, 0);
         ev_timer_start(loop, &client->timeout);
     }
+    return 0;
 }
 
 /* Returns the response, or NULL when the command answers later. */
@@ -201,7 +264,13 @@ static struct json_object *client_handle(struct control_client *client, const ch
     for (size_t i = 0; i < server->command_count; i++)
         if (strcmp(name, server->commands[i].name) == 0)
             command = &server->commands[i];
-    if (command) {
+    if (command && command->root_only && client->peer.uid != 0
+        && client->peer.uid != geteuid()) {
+        char message[128];
+        snprintf(message, sizeof(message), "permission denied: %s is for root only",
+                 command->name);
+        response = control_error(message);
+    } else if (command) {
         response = command->handle(server->context, client, request, &client->peer);
     } else {
         char message[128];
@@ -293,7 +362,9 @@ static bool peer_in_group(int fd, const struct ucred *peer, gid_t gid)
     return member;
 }
 
-/* Best effort: a refused client learns why when its buffer has room. */
+/* Best effort: a refused client learns why when its buffer has room. What
+ * it sent already is read and dropped first (at most one request): closing
+ * on unread data would reset the connection under the answer. */
 static void refuse(int fd, const char *message)
 {
     struct json_object *response = control_error(message);
@@ -302,6 +373,8 @@ static void refuse(int fd, const char *message)
     if (answer)
         (void)!send(fd, answer->text, answer->length, MSG_NOSIGNAL | MSG_DONTWAIT);
     control_answer_unref(answer);
+    char discard[XENREADY_CONTROL_REQUEST_MAX];
+    (void)!recv(fd, discard, sizeof(discard), MSG_DONTWAIT);
     close(fd);
 }
 
@@ -310,6 +383,15 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
     struct control_server *server = io->data;
     const struct control_server_options *options = &server->options;
     int fd = accept4(server->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        /* The connection stays queued; trying again at once would spin. */
+        log_message(LOG_ERR, "control: cannot accept a client: %s; accepting again once a "
+                    "descriptor is free", strerror(errno));
+        ev_io_stop(loop, &server->io);
+        ev_timer_start(loop, &server->resume);
+        server->paused = true;
+        return;
+    }
     if (fd < 0)
         return;
     struct ucred peer;
@@ -329,10 +411,21 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
         refuse(fd, "permission denied: root or the control group only");
         return;
     }
-    if (server->client_count >= XENREADY_CONTROL_CLIENTS_MAX) {
-        log_message(LOG_WARNING, "control: refused a client (pid %d, uid %u): %d clients already",
-                    (int)peer.pid, (unsigned int)peer.uid, XENREADY_CONTROL_CLIENTS_MAX);
-        refuse(fd, "too many clients");
+    /* Root and backend owners keep room however many others connect. */
+    bool reserved = peer.uid == 0 || peer.uid == geteuid()
+                    || (options->reserved && options->reserved(server->context, peer.uid));
+    size_t limit = reserved ? XENREADY_CONTROL_CLIENTS_MAX
+                            : XENREADY_CONTROL_CLIENTS_MAX - XENREADY_CONTROL_RESERVED;
+    struct uid_usage *usage = usage_of(server, peer.uid, true);
+    const char *full = !usage ? "out of memory"
+                       : server->client_count >= limit ? "too many clients"
+                       : peer.uid != 0 && usage->requests >= XENREADY_CONTROL_PER_UID_MAX
+                           ? "too many clients of this uid"
+                           : NULL;
+    if (full) {
+        log_message(LOG_WARNING, "control: refused a client (pid %d, uid %u): %s (%zu connected)",
+                    (int)peer.pid, (unsigned int)peer.uid, full, server->client_count);
+        refuse(fd, full);
         return;
     }
     struct control_client *client = calloc(1, sizeof(*client));
@@ -344,6 +437,7 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
     }
     client->server = server;
     client->peer = peer;
+    usage->requests++;
     ev_io_init(&client->io, client_on_io, fd, EV_READ);
     /* Below the sources of readiness: when both are pending, the signal
      * goes out before a "status" is built (see BENCHMARKS.md). */
@@ -356,6 +450,18 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
     server->client_count++;
     ev_io_start(loop, &client->io);
     ev_timer_start(loop, &client->timeout);
+}
+
+static void server_resume(struct control_server *server)
+{
+    server->paused = false;
+    ev_timer_stop(server->loop, &server->resume);
+    ev_io_start(server->loop, &server->io);
+}
+
+static void server_on_resume(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+    server_resume(timer->data);
 }
 
 /* The socket systemd passed (xenreadyd.socket), 0 when there is none. */
@@ -433,6 +539,8 @@ int control_server_new(struct control_server **out, struct ev_loop *loop,
                                       .fd = -1};
     ev_prepare_init(&server->reap, server_on_reap);
     server->reap.data = server;
+    ev_timer_init(&server->resume, server_on_resume, 1., 0.);
+    server->resume.data = server;
     int r = -ENOMEM;
     if (!(server->path = strdup(path)))
         goto fail;
@@ -463,6 +571,8 @@ void control_server_free(struct control_server *server)
         client_free(server->clients);
     server_on_reap(server->loop, &server->reap, 0);
     ev_io_stop(server->loop, &server->io);
+    ev_timer_stop(server->loop, &server->resume);
+    free(server->usage);
     close(server->fd);
     /* systemd keeps a passed socket listening across restarts. */
     if (!server->activated)

@@ -35,12 +35,16 @@ typedef struct json_object *(*control_command_fn)(void *context, struct control_
 struct control_command {
     const char *name;
     control_command_fn handle;
+    bool root_only;              /* not for the control group */
 };
 
 struct control_server_options {
     const char *path;
     bool has_group;              /* members of group may connect too */
     gid_t group;
+    /* Whether uid may use the slots kept for root (backend owners); may be
+     * NULL: root only. */
+    bool (*reserved)(void *context, uid_t uid);
 };
 
 /* Listens on options->path, or adopts the socket systemd passed
@@ -69,9 +73,11 @@ void control_client_respond(struct control_client *client, struct json_object *r
 typedef void (*control_hold_fn)(struct control_client *client, void *data);
 /* The handler keeps client and answers later. After timeout seconds (< 0:
  * never) on_timeout is called, which answers. on_close is called when the
- * client hangs up first, or the server stops: the client is gone then. */
-void control_client_hold(struct control_client *client, double timeout,
-                         control_hold_fn on_timeout, control_hold_fn on_close, void *data);
+ * client hangs up first, or the server stops: the client is gone then.
+ * -EBUSY: its uid holds XENREADY_CONTROL_WAITS_PER_UID_MAX already; the
+ * handler answers now. */
+int control_client_hold(struct control_client *client, double timeout,
+                        control_hold_fn on_timeout, control_hold_fn on_close, void *data);
 
 /* {"ok": false, "error": message}; {"ok": true}. */
 struct json_object *control_error(const char *message);
