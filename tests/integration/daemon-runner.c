@@ -552,6 +552,35 @@ const char *fake_systemd_missing(void)
     return access(DBUS_DAEMON, X_OK) == 0 ? NULL : DBUS_DAEMON " is missing";
 }
 
+#define SYSTEM_BUS_CONFIG "/usr/share/dbus-1/system.conf"
+
+/* Debian's system bus configuration as shipped, run privately: its
+ * policies and system.d are kept, what makes it the machine's bus (its
+ * socket, user, pidfile, fork, activation helper, syslog) is not. */
+static void write_system_policy(FILE *out, const char *address)
+{
+    static const char *const dropped[] = {"<user>", "<fork/>", "<pidfile>", "<listen>",
+                                          "<servicehelper>", "<standard_system_servicedirs/>",
+                                          "<syslog/>"};
+    FILE *in = fopen(SYSTEM_BUS_CONFIG, "re");
+    ck_assert_msg(in, "%s: %s", SYSTEM_BUS_CONFIG, strerror(errno));
+    char line[1024];
+    while (fgets(line, sizeof(line), in)) {
+        bool drop = false;
+        for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+            drop |= strstr(line, dropped[i]) != NULL;
+        if (drop)
+            continue;
+        if (strstr(line, "<includedir>system.d</includedir>"))
+            fputs("<includedir>/usr/share/dbus-1/system.d</includedir>\n", out);
+        else
+            fputs(line, out);
+        if (strstr(line, "<busconfig>"))
+            fprintf(out, "<listen>%s</listen>\n", address);
+    }
+    fclose(in);
+}
+
 void fake_systemd_start(struct fake_systemd *fake, const char *dir, const char *const *units)
 {
     char config[300];
@@ -560,11 +589,15 @@ void fake_systemd_start(struct fake_systemd *fake, const char *dir, const char *
     snprintf(config, sizeof(config), "%s/bus.conf", dir);
     FILE *file = fopen(config, "w");
     ck_assert_ptr_nonnull(file);
-    fprintf(file, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
-                  "1.0//EN\"\n \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                  "<busconfig><listen>%s</listen><auth>EXTERNAL</auth><policy context=\"default\">"
-                  "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
-                  "<allow own=\"*\"/></policy></busconfig>\n", fake->address);
+    if (fake->system_policy)
+        write_system_policy(file, fake->address);
+    else
+        fprintf(file, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
+                      "1.0//EN\"\n \"http://www.freedesktop.org/standards/dbus/1.0/"
+                      "busconfig.dtd\">\n<busconfig><listen>%s</listen><auth>EXTERNAL</auth>"
+                      "<policy context=\"default\"><allow send_destination=\"*\" "
+                      "eavesdrop=\"true\"/><allow eavesdrop=\"true\"/><allow own=\"*\"/>"
+                      "</policy></busconfig>\n", fake->address);
     ck_assert_int_eq(fclose(file), 0);
     snprintf(config, sizeof(config), "--config-file=%s/bus.conf", dir);
     peer_start(&fake->bus, (const char *[]){DBUS_DAEMON, config, "--nofork", "--nopidfile",

@@ -154,6 +154,10 @@ struct fake_systemd {
     struct peer bus;
     struct peer systemd1;
     char address[320];       /* for DBUS_SYSTEM_BUS_ADDRESS */
+    /* Set before starting: the bus enforces Debian's system bus policy
+     * (/usr/share/dbus-1/system.conf and system.d, as shipped) instead of
+     * allowing everything; fake-systemd1 runs as root like systemd. */
+    bool system_policy;
 };
 
 /* Whether dbus-daemon is installed; NULL if so, else why not. */
