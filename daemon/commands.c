@@ -6,11 +6,11 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "command-arguments.h"
 #include "config/config.h"
 #include "control/control-server.h"
 #include "core/model.h"
@@ -20,8 +20,6 @@
 #include "status.h"
 #include "util/log.h"
 #include "xenready-control.h"
-
-enum { WAIT_BRIDGES_MAX = 64 };
 
 /* A "wait" held until its bridges are all ready or it times out. */
 struct wait_request {
@@ -125,36 +123,20 @@ static struct json_object *command_wait(void *context, struct control_client *cl
                                         struct json_object *request, const struct ucred *peer)
 {
     struct daemon *daemon = context;
-    struct json_object *bridges, *timeout = NULL;
-    const char *usage = "wait: \"bridges\" must be an array of 1 to 64 bridge names";
-    if (!json_object_object_get_ex(request, "bridges", &bridges)
-        || !json_object_is_type(bridges, json_type_array) || json_object_array_length(bridges) == 0
-        || json_object_array_length(bridges) > WAIT_BRIDGES_MAX)
-        return control_error(usage);
-    double seconds = -1;
-    if (json_object_object_get_ex(request, "timeout", &timeout)
-        && !json_object_is_type(timeout, json_type_null)) {
-        if (!json_object_is_type(timeout, json_type_int)
-            && !json_object_is_type(timeout, json_type_double))
-            return control_error("wait: \"timeout\" must be a number of seconds");
-        seconds = json_object_get_double(timeout);
-        if (!isfinite(seconds) || seconds < 0)
-            return control_error("wait: \"timeout\" must be a number of seconds");
-    }
-    size_t count = json_object_array_length(bridges);
-    struct wait_request *wait = calloc(1, sizeof(*wait) + count * sizeof(char *));
+    struct wait_arguments arguments;
+    const char *error;
+    if (wait_arguments_parse(request, &arguments, &error) < 0)
+        return control_error(error);
+    double seconds = arguments.timeout;
+    struct wait_request *wait = calloc(1, sizeof(*wait) + arguments.count * sizeof(char *));
     if (!wait)
         return control_error("out of memory");
     *wait = (struct wait_request){.daemon = daemon, .client = client};
-    for (size_t i = 0; i < count; i++) {
-        struct json_object *name = json_object_array_get_idx(bridges, i);
-        char *copy = json_object_is_type(name, json_type_string)
-                         ? strdup(json_object_get_string(name))
-                         : NULL;
+    for (size_t i = 0; i < arguments.count; i++) {
+        char *copy = strdup(arguments.bridges[i]);
         if (!copy) {
-            bool bad = !json_object_is_type(name, json_type_string);
             wait_free(wait);
-            return control_error(bad ? usage : "out of memory");
+            return control_error("out of memory");
         }
         wait->bridges[wait->count++] = copy;
     }
@@ -199,22 +181,14 @@ static struct json_object *command_reload(void *context, struct control_client *
 static struct json_object *announce(struct daemon *daemon, const char *command, bool ready,
                                     struct json_object *request, const struct ucred *peer)
 {
-    struct json_object *member;
-    const char *name = json_object_object_get_ex(request, "backend", &member)
-                               && json_object_is_type(member, json_type_string)
-                           ? json_object_get_string(member)
-                           : NULL;
+    const char *name, *error;
+    if (announce_arguments_parse(request, command, &name, &error) < 0)
+        return control_error(error);
     struct announce_peer who = {.pid = peer->pid, .uid = peer->uid};
     char reason[512];
     bool now_ready = false;
-    int r;
-    if (name) {
-        r = announce_probe_announce(sources_probe(&daemon->sources, "announce"), daemon->model,
+    int r = announce_probe_announce(sources_probe(&daemon->sources, "announce"), daemon->model,
                                     name, ready, &who, &now_ready, reason, sizeof(reason));
-    } else {
-        snprintf(reason, sizeof(reason), "%s: request has no backend", command);
-        r = -EINVAL;
-    }
     if (r < 0) {
         daemon_schedule_status(daemon);
         return control_error(reason);
