@@ -16,7 +16,9 @@
 #include "core/model.h"
 #include "signallers/signaller.h"
 #include "util/escape.h"
+#include "util/descriptor-reserve.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/model-log.h"
 #include "xen/xenstore.h"
 
@@ -73,7 +75,7 @@ static void daemon_send_status(struct daemon *daemon, const char *line)
      * escape, never inside one. */
     char escaped[ESCAPE_SIZE(600)];
     escape_text(escaped, sizeof(escaped), line);
-    sd_notifyf(0, "STATUS=%s", escaped);
+    notify_systemd("STATUS=%s", escaped);
 }
 
 /* READY=1 once: after the first scan, or in wait-for-all mode once every
@@ -86,7 +88,7 @@ static void daemon_maybe_ready(struct daemon *daemon)
     if (daemon->options.ready_when_all && model_settled_bridge_count(model) < model->bridge_count)
         return;
     daemon->ready_sent = true;
-    sd_notify(0, "READY=1");
+    notify_systemd("READY=1");
 }
 
 static void daemon_update_status(struct daemon *daemon)
@@ -322,7 +324,7 @@ static void daemon_on_reconnect(struct ev_loop *loop, ev_timer *timer, int reven
 
 static void daemon_on_watchdog(struct ev_loop *loop, ev_timer *timer, int revents)
 {
-    sd_notify(0, "WATCHDOG=1");
+    notify_systemd("WATCHDOG=1");
 }
 
 /* Wait-for-all mode: systemd would kill a daemon that legitimately waits
@@ -342,7 +344,7 @@ static void daemon_extend_start(struct daemon *daemon)
     if (!longest)
         return;
     uint64_t usec = ((uint64_t)longest + EXTEND_MARGIN_SECONDS) * 1000000u;
-    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
+    notify_systemd("EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
     log_message(LOG_INFO, "start timeout extended to %u s: the longest bridge timeout and %d s",
                 longest + EXTEND_MARGIN_SECONDS, EXTEND_MARGIN_SECONDS);
 }
@@ -357,7 +359,7 @@ static void daemon_keep_running_configuration(struct daemon *daemon)
     snprintf(failed, sizeof(failed), "reload failed, kept the running configuration; %s", line);
     daemon_send_status(daemon, failed);
     if (daemon->ready_sent)
-        sd_notify(0, "READY=1");
+        notify_systemd("READY=1");
 }
 
 /* The reason a reload failed, for the log, STATUS= and xenreadyctl. */
@@ -386,7 +388,7 @@ int daemon_reload(struct daemon *daemon, struct config_report *report, char *rea
     if (!report)
         report = &local;
     if (daemon->ready_sent)
-        sd_notify(0, "RELOADING=1");
+        notify_systemd("RELOADING=1");
     log_message(LOG_NOTICE, "reloading the configuration from %s", daemon->options.config_file);
     struct model *model = NULL;
     int r = config_load(daemon->options.config_file, daemon->options.config_dir, &model, report);
@@ -434,7 +436,7 @@ int daemon_reload(struct daemon *daemon, struct config_report *report, char *rea
                 model->frontend_count, model->bridge_count, model->backend_count,
                 daemon->status_line ? daemon->status_line : "");
     if (daemon->ready_sent)
-        sd_notify(0, "READY=1");
+        notify_systemd("READY=1");
     return 0;
 }
 
@@ -496,7 +498,33 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
     ev_init(&daemon->reconnect, daemon_on_reconnect);
     daemon->reconnect.data = daemon;
 
-    int r = 0;
+    /* The daemon's own descriptors first (the reserve for sd_notify(), the
+     * control socket, libev's signal pipe), before the first scan takes one
+     * per followed process: with too many backends for the descriptor
+     * limit, those are refused (and said so), not the daemon itself. */
+    int r = descriptor_reserve_init();
+    if (r < 0) {
+        model_free(model);
+        return r;
+    }
+    size_t command_count;
+    const struct control_command *commands = daemon_commands(&command_count);
+    const struct control_server_options control = {
+        .path = options->control_socket,
+        .has_group = options->has_control_group,
+        .group = options->control_group,
+        .reserved = daemon_reserves,
+    };
+    r = control_server_new(&daemon->control, daemon->loop, &control, commands, command_count,
+                           daemon);
+    if (r < 0) {
+        model_free(model);
+        return r;
+    }
+    ev_signal_start(daemon->loop, &daemon->on_sigterm);
+    ev_signal_start(daemon->loop, &daemon->on_sigint);
+    ev_signal_start(daemon->loop, &daemon->on_sighup);
+
     if (model_needs_xenstore(model))
         r = daemon_connect(daemon);
     else
@@ -511,22 +539,6 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
     }
     if (daemon->xenstore)
         xenstore_start(daemon->xenstore);
-    size_t command_count;
-    const struct control_command *commands = daemon_commands(&command_count);
-    const struct control_server_options control = {
-        .path = options->control_socket,
-        .has_group = options->has_control_group,
-        .group = options->control_group,
-        .reserved = daemon_reserves,
-    };
-    r = control_server_new(&daemon->control, daemon->loop, &control, commands, command_count,
-                           daemon);
-    if (r < 0)
-        return r;
-
-    ev_signal_start(daemon->loop, &daemon->on_sigterm);
-    ev_signal_start(daemon->loop, &daemon->on_sigint);
-    ev_signal_start(daemon->loop, &daemon->on_sighup);
     uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec) {
         /* Half the interval, as sd_watchdog_enabled(3) recommends. */
@@ -552,7 +564,7 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
 int daemon_run(struct daemon *daemon)
 {
     ev_run(daemon->loop, 0);
-    sd_notify(0, "STOPPING=1");
+    notify_systemd("STOPPING=1");
     return daemon->result;
 }
 
@@ -577,5 +589,6 @@ void daemon_finish(struct daemon *daemon)
     free(daemon->state_directory);
     if (daemon->loop)
         ev_loop_destroy(daemon->loop);
+    descriptor_reserve_finish();
     *daemon = (struct daemon){0};
 }

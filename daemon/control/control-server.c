@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "control-request.h"
+#include "util/descriptor-reserve.h"
 #include "util/log.h"
 #include "xenready-control.h"
 
@@ -383,6 +384,20 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
     struct control_server *server = io->data;
     const struct control_server_options *options = &server->options;
     int fd = accept4(server->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && errno == EMFILE && descriptor_reserve_lend()) {
+        /* The client is told at once, on the reserve's descriptor, rather
+         * than left waiting for one. */
+        fd = accept4(server->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            log_message(LOG_WARNING, "control: refused a client: out of descriptors (%s)",
+                        strerror(EMFILE));
+            refuse(fd, "out of descriptors (too many open files); see the daemon's log");
+        }
+        descriptor_reserve_take_back();
+        if (fd >= 0)
+            return;
+        errno = EMFILE;
+    }
     if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
         /* The connection stays queued; trying again at once would spin. */
         log_message(LOG_ERR, "control: cannot accept a client: %s; accepting again once a "
