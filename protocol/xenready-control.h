@@ -24,7 +24,8 @@
  * XENREADY_CONTROL_CLIENTS_MAX clients are connected at once, of which the
  * last XENREADY_CONTROL_RESERVED only for root and the owners of announced
  * backends; a uid other than root has at most XENREADY_CONTROL_PER_UID_MAX
- * requests in progress and XENREADY_CONTROL_WAITS_PER_UID_MAX "wait"s held.
+ * connections, of which at most XENREADY_CONTROL_WAITS_PER_UID_MAX are held
+ * "wait"s (so its waits leave room for its other requests).
  * A client refused for a limit is told why ("too many clients ..."); the
  * daemon may answer it before reading its request, so a client reads the
  * answer up to its newline even when sending failed (EPIPE), and does not
@@ -80,7 +81,7 @@
 #define XENREADY_CONTROL_TIMEOUT_SECONDS 5
 #define XENREADY_CONTROL_CLIENTS_MAX 128
 #define XENREADY_CONTROL_RESERVED 16
-#define XENREADY_CONTROL_PER_UID_MAX 8
+#define XENREADY_CONTROL_PER_UID_MAX 24
 #define XENREADY_CONTROL_WAITS_PER_UID_MAX 16
 
 #endif /* XENREADY_CONTROL_H */

@@ -434,7 +434,8 @@ static void server_on_connection(struct ev_loop *loop, ev_io *io, int revents)
     struct uid_usage *usage = usage_of(server, peer.uid, true);
     const char *full = !usage ? "out of memory"
                        : server->client_count >= limit ? "too many clients"
-                       : peer.uid != 0 && usage->requests >= XENREADY_CONTROL_PER_UID_MAX
+                       : peer.uid != 0
+                               && usage->requests + usage->held >= XENREADY_CONTROL_PER_UID_MAX
                            ? "too many clients of this uid"
                            : NULL;
     if (full) {
