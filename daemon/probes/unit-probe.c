@@ -364,13 +364,11 @@ static bool sender_is(struct unit_probe *probe, sd_bus_message *message, const c
         return true;
     /* Before systemd's name is known nothing of it is taken: it is asked
      * once it is (see on_systemd_owner()). */
-    if (!sender)
-        return false;
     if (probe->forged++ % 1000 == 0)
         log_message(LOG_WARNING, "dropped a %s signal from %s, which is not %s (%lu so far)",
                     sd_bus_message_get_member(message) ? sd_bus_message_get_member(message)
                                                        : "?",
-                    from ? from : "nobody", sender ? sender : "systemd (not on the bus)",
+                    from ? from : "nobody", sender ? sender : "systemd (not known yet)",
                     probe->forged);
     return false;
 }
