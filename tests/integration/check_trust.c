@@ -11,6 +11,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <json-c/json.h>
 #include <linux/capability.h>
@@ -22,8 +23,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -593,6 +597,84 @@ START_TEST(loss_is_seen_without_capabilities)
 }
 END_TEST
 
+/* ---- descriptors ---- */
+
+static int ctl_as(uid_t uid, char **output, const char *const *args);
+
+enum { MANY_BACKENDS = 64 };
+
+static void limit_descriptors(void *data)
+{
+    if (setrlimit(RLIMIT_NOFILE, data) < 0)
+        _exit(126);
+}
+
+/* MANY_BACKENDS backends whose liveness is one pidfile, all needed by
+ * domu1/pcie0: one pidfd each. */
+static char *many_pidfiles_config(const char *pidfile)
+{
+    char *config = NULL, *backends = NULL, *names = NULL;
+    size_t size = 0, names_size = 0;
+    FILE *stream = open_memstream(&backends, &size), *list = open_memstream(&names, &names_size);
+    for (int i = 0; i < MANY_BACKENDS; i++) {
+        fprintf(stream, "[backend b%d]\nprobe = device-model\nfrontend = domu1\npidfile = %s\n\n",
+                i, pidfile);
+        fprintf(list, " b%d", i);
+    }
+    fclose(stream);
+    fclose(list);
+    ck_assert_int_ge(asprintf(&config, TEST_CONFIG_FRONTEND "%s[bridge domu1/pcie0]\n"
+                              "device-tree-path = /pcie@0\nbackends =%s\n", backends, names), 0);
+    free(backends);
+    free(names);
+    return config;
+}
+
+/* Issue 15, 8: the soft descriptor limit is raised to the hard one; with
+ * more followed processes than descriptors, the ones that cannot be
+ * followed say why (not "not running"), and the control socket, refused
+ * descriptors by accept(2), waits for one instead of spinning, then
+ * answers. */
+START_TEST(descriptors_run_out_honestly)
+{
+    char *dir = open_directory(), pidfile[300];
+    snprintf(pidfile, sizeof(pidfile), "%s/b.pid", dir);
+    char *config = many_pidfiles_config(pidfile);
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
+    free(config);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    struct peer process;
+    peer_start(&process, (const char *[]){XENREADY_PEERS "/test-backend", "/nonexistent/s", NULL});
+    peer_do(&process, "count", "ok 0");
+    replace_pidfile(dir, pidfile, process.pid, false);
+
+    /* A soft limit below what is needed, a hard one above: raised. */
+    struct rlimit limit = {.rlim_cur = 32, .rlim_max = 1024};
+    runner.child_setup = limit_descriptors;
+    runner.child_data = &limit;
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    assert_settled("pcie0", "ready");
+    ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
+
+    /* Both below: some backends cannot be followed, and no descriptor is
+     * left for a client, who is told so at once. */
+    limit.rlim_max = limit.rlim_cur;
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    assert_settled("pcie0", "waiting");
+    char *output = NULL;
+    ck_assert_int_eq(ctl_as(0, &output, (const char *[]){"status", NULL}), 1);
+    free(output);
+    char *log = daemon_runner_log_text(&runner);
+    ck_assert_msg(strstr(log, "Too many open files"), "log:\n%s", log);
+    ck_assert_msg(!strstr(log, "is not running"), "log:\n%s", log);
+    ck_assert_msg(strstr(log, "control: refused a client: out of descriptors"), "log:\n%s", log);
+    free(log);
+    peer_kill(&process);
+    free(dir);
+}
+END_TEST
+
 /* ---- the control socket ---- */
 
 enum { CONTROL_GID = 4242, OWNER_UID = 4343 };
@@ -784,6 +866,55 @@ START_TEST(a_crowd_of_members_locks_out_no_owner)
 }
 END_TEST
 
+/* A process of uid, in the control group, holding count connections to the
+ * control socket that never ask anything; its pid once they are all made. */
+static pid_t idle_connections(uid_t uid, int count)
+{
+    int ready[2];
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gid_t groups[] = {CONTROL_GID};
+        if (setgroups(1, groups) < 0 || setresgid(65534, 65534, 65534) < 0
+            || setresuid(uid, uid, uid) < 0)
+            _exit(1);
+        struct sockaddr_un address = {.sun_family = AF_UNIX};
+        snprintf(address.sun_path, sizeof(address.sun_path), "%s", runner.control_path);
+        for (int i = 0; i < count; i++) {
+            int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+            if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0)
+                _exit(1);
+        }
+        (void)!write(ready[1], "x", 1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char byte;
+    ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    return pid;
+}
+
+/* Issue 15, 4: a member's connections that ask nothing are bounded per uid
+ * (and dropped after XENREADY_CONTROL_TIMEOUT_SECONDS); the owner and root
+ * are served meanwhile. */
+START_TEST(idle_connections_of_one_member_are_bounded)
+{
+    start_with_control_group();
+    pid_t holder = idle_connections(NOBODY, XENREADY_CONTROL_PER_UID_MAX);
+    ck_assert_int_eq(ctl_as(NOBODY, NULL, (const char *[]){"status", NULL}), 1);
+    ck_assert_int_eq(ctl_as(OWNER_UID, NULL, (const char *[]){"ready", "ann", NULL}), 0);
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"status", NULL}), 0);
+    kill(holder, SIGKILL);
+    ck_assert_int_eq(waitpid(holder, NULL, 0), holder);
+    char *log = daemon_runner_log_text(&runner);
+    ck_assert_msg(strstr(log, "too many clients of this uid"), "log:\n%s", log);
+    free(log);
+}
+END_TEST
+
 static Suite *trust_suite(void)
 {
     Suite *suite = suite_create("trust");
@@ -793,9 +924,11 @@ static Suite *trust_suite(void)
         {"pidfile age", pidfile_age_is_judged_once},
         {"sockets", sockets_are_who_they_claim},
         {"without capabilities", loss_is_seen_without_capabilities},
+        {"descriptors", descriptors_run_out_honestly},
         {"owners and root", only_owners_announce_only_root_reloads},
         {"waits", waits_of_one_member_lock_out_no_one},
         {"a crowd", a_crowd_of_members_locks_out_no_owner},
+        {"idle connections", idle_connections_of_one_member_are_bounded},
     };
     integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown);
     return suite;
