@@ -199,8 +199,8 @@ driver_domain_trees() {
     install_program "$work/domd" "$programs/daemon/xenreadyd" usr/sbin/xenreadyd
     install_program "$work/domd" "$programs/ctl/xenreadyctl" usr/bin/xenreadyctl
     install_program "$work/domd" "$programs/tests/e2e/e2e-listen" usr/bin/e2e-listen
-    mkdir -p "$work/domd/etc/xen/xenready.d"
-    cp "$here/xenready.conf" "$work/domd/etc/xen/xenready.conf"
+    install -d -m 0755 "$work/domd/etc/xen/xenready.d"
+    install -m 0644 "$here/xenready.conf" "$work/domd/etc/xen/xenready.conf"
 
     new_tree "$work/domu" domu-init
     add_modules "$work/domu" xen-evtchn
