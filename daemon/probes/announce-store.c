@@ -2,16 +2,15 @@
 #include "announce-store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/model.h"
+#include "util/small-file.h"
 #include "util/state-file.h"
 
 #define STORE_VERSION 1
@@ -140,22 +139,6 @@ int announce_records_save(const char *path, const struct announce_records *recor
     return r;
 }
 
-/* Reads a whole small file (a control group's cgroup.events or
- * cgroup.procs) into text; the length, or a negative errno. */
-static ssize_t read_small(const char *path, char *text, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t length = read(fd, text, size - 1);
-    int saved = errno;
-    close(fd);
-    if (length < 0)
-        return -saved;
-    text[length] = '\0';
-    return length;
-}
-
 int announce_cgroup_populated(const char *cgroup_root, const char *cgroup)
 {
     if (cgroup[0] != '/' || strstr(cgroup, "/.."))
@@ -176,7 +159,7 @@ int announce_cgroup_populated(const char *cgroup_root, const char *cgroup)
                      strcmp(cgroup, "/") == 0 ? "" : cgroup, places[i].file)
             >= (int)sizeof(path))
             return -ENAMETOOLONG;
-        ssize_t length = read_small(path, text, sizeof(text));
+        ssize_t length = small_file_read(path, text, sizeof(text));
         if (length < 0) {
             if (length != -ENOENT)
                 r = (int)length;

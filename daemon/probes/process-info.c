@@ -2,27 +2,20 @@
 #include "process-info.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "util/small-file.h"
 
 /* A /proc file of pid, whole (they are small), NUL-terminated. */
 static int proc_read(const char *proc_root, pid_t pid, const char *name, char *text, size_t size)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/%d/%s", proc_root, (int)pid, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    ssize_t length = read(fd, text, size - 1);
-    int saved = errno;
-    close(fd);
-    if (length < 0)
-        return -saved;
-    text[length] = '\0';
-    return 0;
+    ssize_t length = small_file_read(path, text, size);
+    return length < 0 ? (int)length : 0;
 }
 
 int process_uid(const char *proc_root, pid_t pid, uid_t *uid)

@@ -228,6 +228,25 @@ static pid_t process_of(uid_t uid, struct peer *peer)
     return peer->pid;
 }
 
+/* A process of root's that runs until killed; its pid. */
+static pid_t root_process(struct peer *peer)
+{
+    peer_start(peer, (const char *[]){XENREADY_PEERS "/test-backend", "/nonexistent/s", NULL});
+    peer_do(peer, "count", "ok 0");
+    return peer->pid;
+}
+
+/* The runner with config (taken), its log captured, and the device model
+ * of domu1 running: pidfile backends of probe = device-model then count
+ * by their pidfiles alone. */
+static void init_with_device_model(char *config)
+{
+    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
+    free(config);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+}
+
 /* Issue 15, 2 and 3: whoever may write in a pidfile's directory cannot
  * freeze the daemon (a FIFO is never opened blocking) nor make a dead
  * backend count: a link, PID 1, the daemon itself, a non-root pidfile
@@ -239,18 +258,13 @@ START_TEST(pidfiles_are_not_trusted_blindly)
     char *dir = open_directory(), path[300], text[32];
     snprintf(path, sizeof(path), "%s/dm.pid", dir);
     ck_assert_int_eq(mkfifo(path, 0666), 0);
-    char *config = pidfile_config(path);
-    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
-    free(config);
-    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    init_with_device_model(pidfile_config(path));
     /* Started at all: a blocking open of the FIFO would never return. */
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
     wait_detail("is not a regular file");
 
-    struct peer root_process, nobody_process;
-    peer_start(&root_process, (const char *[]){XENREADY_PEERS "/test-backend", "/nonexistent/s",
-                                               NULL});
-    peer_do(&root_process, "count", "ok 0");
+    struct peer roots, nobody_process;
+    root_process(&roots);
     pid_t nobody = process_of(NOBODY, &nobody_process);
     char staging[300];
     snprintf(staging, sizeof(staging), "%s/staging", dir);
@@ -261,14 +275,14 @@ START_TEST(pidfiles_are_not_trusted_blindly)
         bool link, old;
         const char *detail;     /* NULL: counts */
     } cases[] = {
-        {"root's, a live root process", root_process.pid, 0, false, false, NULL},
+        {"root's, a live root process", roots.pid, 0, false, false, NULL},
         {"PID 1", 1, 0, false, false, "names PID 1, which never counts"},
         {"the daemon", runner.pid, 0, false, false, "names xenreadyd, which never counts"},
-        {"a link", root_process.pid, 0, true, false, "is a symbolic link"},
-        {"nobody's, a root process", root_process.pid, NOBODY, false, false,
+        {"a link", roots.pid, 0, true, false, "is a symbolic link"},
+        {"nobody's, a root process", roots.pid, NOBODY, false, false,
          "is uid 65534's but names process"},
         {"nobody's, nobody's process", nobody, NOBODY, false, false, NULL},
-        {"older than its process", root_process.pid, 0, false, true, "the pid was reused"},
+        {"older than its process", roots.pid, 0, false, true, "the pid was reused"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(text, sizeof(text), "%d\n", (int)cases[i].pid);
@@ -304,7 +318,7 @@ START_TEST(pidfiles_are_not_trusted_blindly)
     assert_settled("pcie0", "ready");
     peer_kill(&nobody_process);
     assert_settled("pcie0", "waiting");
-    peer_kill(&root_process);
+    peer_kill(&roots);
     ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
     free(dir);
 }
@@ -345,13 +359,9 @@ START_TEST(pidfile_age_is_judged_once)
                               "[bridge domu1/pcie0]\ndevice-tree-path = /pcie@0\nbackends = dm\n\n"
                               "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@1\n"
                               "backends = other\n", dm, other), 0);
-    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
-    free(config);
-    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
-    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    init_with_device_model(config);
     struct peer process;
-    peer_start(&process, (const char *[]){XENREADY_PEERS "/test-backend", "/nonexistent/s", NULL});
-    peer_do(&process, "count", "ok 0");
+    root_process(&process);
     replace_pidfile(dir, dm, process.pid, false);
     ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
     assert_settled("pcie0", "ready");
@@ -561,10 +571,7 @@ START_TEST(loss_is_seen_without_capabilities)
                               "[bridge domu1/pcie1]\ndevice-tree-path = /pcie@1\nbackends = roots\n\n"
                               "[bridge domu1/pcie2]\ndevice-tree-path = /pcie@2\nbackends = sock\n",
                               users, roots, sock), 0);
-    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
-    free(config);
-    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
-    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    init_with_device_model(config);
 
     /* nobody's process, named by nobody's pidfile and by root's; and
      * nobody's listening socket. */
@@ -640,13 +647,9 @@ START_TEST(descriptors_run_out_honestly)
     char *dir = open_directory(), pidfile[300];
     snprintf(pidfile, sizeof(pidfile), "%s/b.pid", dir);
     char *config = many_pidfiles_config(pidfile);
-    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, config), 0);
-    free(config);
-    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
-    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    init_with_device_model(config);
     struct peer process;
-    peer_start(&process, (const char *[]){XENREADY_PEERS "/test-backend", "/nonexistent/s", NULL});
-    peer_do(&process, "count", "ok 0");
+    root_process(&process);
     replace_pidfile(dir, pidfile, process.pid, false);
 
     /* A soft limit below what is needed, a hard one above: raised. */
