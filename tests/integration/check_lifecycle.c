@@ -98,8 +98,7 @@ static void assert_settled(const char *id, const char *state)
 /* ---- what the frontends see: every event on their nodes ---- */
 
 /* A dom0 connection watching nodes; a marker written last tells that every
- * event before it has arrived (xenstored sends a connection its events in
- * the order of the changes). */
+ * event before it has arrived (xs_events_until_marker()). */
 struct node_events {
     struct xs_handle *handle;
     unsigned long marker;
@@ -115,45 +114,36 @@ static void node_events_begin(struct node_events *events, const char *const *ids
         ck_assert(xs_watch(events->handle, path, ids[i]));
     }
     ck_assert(xs_watch(events->handle, "/marker", "marker"));
-    /* Every new watch fires once: take those first. */
-    ck_assert_int_eq(xs_write_string(events->handle, "/marker", "0"), 0);
-    char **event;
-    int markers = 0;
-    while (markers < 2 && (event = xs_read_watch(events->handle, &(unsigned int){0}))) {
-        markers += strcmp(event[XS_WATCH_TOKEN], "marker") == 0;
-        free(event);
-    }
+    /* Every new watch fires once: those go first. */
+    xs_events_until_marker(events->handle, &events->marker, NULL, NULL);
+}
+
+struct event_list {
+    FILE *stream;
+    int count;
+};
+
+static void event_list_add(const char *path, const char *token, void *data)
+{
+    struct event_list *list = data;
+    fprintf(list->stream, "%s\n", path);
+    list->count++;
 }
 
 /* The events on the watched nodes since the last call (their paths, one per
  * line, in *what when not NULL), up to a marker written now. */
 static int node_events_take(struct node_events *events, char **what)
 {
-    char value[24];
-    snprintf(value, sizeof(value), "%lu", ++events->marker);
-    ck_assert_int_eq(xs_write_string(events->handle, "/marker", value), 0);
     size_t size = 0;
     char *text = NULL;
-    FILE *stream = open_memstream(&text, &size);
-    int count = 0;
-    for (;;) {
-        char **event = xs_read_watch(events->handle, &(unsigned int){0});
-        ck_assert_ptr_nonnull(event);
-        bool marker = strcmp(event[XS_WATCH_TOKEN], "marker") == 0;
-        if (!marker) {
-            fprintf(stream, "%s\n", event[XS_WATCH_PATH]);
-            count++;
-        }
-        free(event);
-        if (marker)
-            break;
-    }
-    fclose(stream);
+    struct event_list list = {.stream = open_memstream(&text, &size)};
+    xs_events_until_marker(events->handle, &events->marker, event_list_add, &list);
+    fclose(list.stream);
     if (what)
         *what = text;
     else
         free(text);
-    return count;
+    return list.count;
 }
 
 static void node_events_end(struct node_events *events)
@@ -529,19 +519,12 @@ START_TEST(identical_reload_rewrites_no_sysrq_key)
     ck_assert(xs_watch(watcher, "/marker", "marker"));
     for (int round = 0; round < 3; round++)
         ck_assert_int_eq(daemon_runner_reload(&runner, config), 0);
-    ck_assert_int_eq(xs_write_string(watcher, "/marker", "1"), 0);
-    int sysrq_events = 0, markers = 0;
-    /* The first event of each watch is its registration; then the marker. */
-    while (markers < 2) {
-        char **event = xs_read_watch(watcher, &(unsigned int){0});
-        ck_assert_ptr_nonnull(event);
-        if (strcmp(event[XS_WATCH_TOKEN], "marker") == 0)
-            markers++;
-        else
-            sysrq_events++;
-        free(event);
-    }
-    ck_assert_int_eq(sysrq_events, 1);
+    /* The first event of the watch is its registration; nothing after. */
+    unsigned long marker = 0;
+    struct event_list sysrq_events = {.stream = fopen("/dev/null", "we")};
+    xs_events_until_marker(watcher, &marker, event_list_add, &sysrq_events);
+    fclose(sysrq_events.stream);
+    ck_assert_int_eq(sysrq_events.count, 1);
     xs_close(watcher);
 }
 END_TEST
@@ -611,6 +594,19 @@ START_TEST(silent_bus_delays_nothing)
     close(bus);
 }
 END_TEST
+
+/* Events per bridge node, by watch token (the bridge's id). */
+struct bridge_writes {
+    const char *const *ids;
+    int count[3];
+};
+
+static void count_bridge_write(const char *path, const char *token, void *data)
+{
+    struct bridge_writes *writes = data;
+    for (int i = 0; i < 3; i++)
+        writes->count[i] += strcmp(token, writes->ids[i]) == 0;
+}
 
 /* Issue 2: xenstored goes away under a daemon on dom0's socket. Meanwhile a
  * socket backend dies and an announced one is announced gone: both are
@@ -702,19 +698,12 @@ START_TEST(outage_blinds_only_what_needs_xenstore)
         free(generation);
     }
     ck_assert(xs_watch(second_dom0, "/marker", "marker"));
-    ck_assert_int_eq(xs_write_string(second_dom0, "/marker", "1"), 0);
-    int writes[3] = {0}, markers = 0;
-    while (markers < 2) {
-        char **event = xs_read_watch(second_dom0, &(unsigned int){0});
-        ck_assert_ptr_nonnull(event);
-        markers += strcmp(event[XS_WATCH_TOKEN], "marker") == 0;
-        for (int i = 0; i < 3; i++)
-            writes[i] += strcmp(event[XS_WATCH_TOKEN], ids[i]) == 0;
-        free(event);
-    }
+    unsigned long marker = 0;
+    struct bridge_writes writes = {.ids = ids};
+    xs_events_until_marker(second_dom0, &marker, count_bridge_write, &writes);
     for (int i = 0; i < 3; i++)
-        ck_assert_msg(writes[i] - 1 == 1, "%s: its state was written %d times in the new "
-                      "xenstored, expected once (waiting)", ids[i], writes[i] - 1);
+        ck_assert_msg(writes.count[i] - 1 == 1, "%s: its state was written %d times in the new "
+                      "xenstored, expected once (waiting)", ids[i], writes.count[i] - 1);
 
     /* And the announcement goes on from there. */
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "ann", NULL}), 0);

@@ -362,6 +362,25 @@ char *xs_read_string(struct xs_handle *handle, const char *path)
     return xs_read(handle, XBT_NULL, path, &length);
 }
 
+void xs_events_until_marker(struct xs_handle *handle, unsigned long *sequence,
+                            void (*each)(const char *path, const char *token, void *data),
+                            void *data)
+{
+    char marker[48];
+    snprintf(marker, sizeof(marker), "/marker/%lu", ++*sequence);
+    ck_assert_int_eq(xs_write_string(handle, marker, ""), 0);
+    for (;;) {
+        char **event = xs_read_watch(handle, &(unsigned int){0});
+        ck_assert_ptr_nonnull(event);
+        bool mine = strcmp(event[XS_WATCH_PATH], marker) == 0;
+        if (strcmp(event[XS_WATCH_TOKEN], "marker") != 0 && each)
+            each(event[XS_WATCH_PATH], event[XS_WATCH_TOKEN], data);
+        free(event);
+        if (mine)
+            return;
+    }
+}
+
 int xs_write_string(struct xs_handle *handle, const char *path, const char *value)
 {
     return xs_write(handle, XBT_NULL, path, value, (unsigned int)strlen(value)) ? 0 : -errno;

@@ -113,6 +113,15 @@ unsigned int test_seed(void);
 
 /* Reads path through handle; NULL when it cannot be read. */
 char *xs_read_string(struct xs_handle *handle, const char *path);
+/* Events up to now: writes /marker/N (N = ++*sequence) through handle,
+ * which watches "/marker" with the token "marker", and reads its events
+ * until that write's own, calling each() (may be NULL) for every other
+ * event but the markers'. xenstored sends a connection its events in order,
+ * but drops an event identical (path and token) to one not yet sent: a
+ * marker of its own path is never dropped so. */
+void xs_events_until_marker(struct xs_handle *handle, unsigned long *sequence,
+                            void (*each)(const char *path, const char *token, void *data),
+                            void *data);
 /* Watches path through handle (token "runner") and waits until reading
  * value_path gives expected; -ETIMEDOUT after timeout_ms. The watch is
  * removed again before returning. */
