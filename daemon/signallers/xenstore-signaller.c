@@ -34,9 +34,12 @@ enum node_part {
 /* The watch reports our own writes back like anyone else's, in the order
  * they were made. Each successful change of ours is noted here, and an event
  * that is first in line is taken as its echo, without a read: the watch costs
- * no round trip on the signal path. Anything else is checked by reading. An
- * echo xenstored dropped leaves the line stuck: later events are then all
- * checked (still right, only slower) until it overflows and starts afresh. */
+ * no round trip on the signal path. Anything else is checked by reading.
+ * xenstored drops an event identical (path and token) to one it has not
+ * sent yet, so two changes of one key may come back as one event: a part is
+ * noted once until its echo comes. Expecting an echo that never comes would
+ * leave it first in line, to be mistaken for someone else's change later;
+ * one echo more than noted only costs a read. */
 enum { ECHOES_MAX = 16 };
 
 struct echoes {
@@ -179,6 +182,9 @@ static void node_expect_echo(struct bridge_node *node, enum node_part part)
     struct echoes *echoes = &node->echoes;
     if (!node->watch || !node->watch->armed)
         return;
+    for (unsigned int i = 0; i < echoes->count; i++)
+        if (echoes->parts[(echoes->first + i) % ECHOES_MAX] == part)
+            return;
     if (echoes->count == ECHOES_MAX)
         *echoes = (struct echoes){0};
     echoes->parts[(echoes->first + echoes->count++) % ECHOES_MAX] = (unsigned char)part;
