@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -548,6 +549,9 @@ void integration_add_cases(Suite *suite, const struct integration_case *cases, s
 
 int integration_main(Suite *suite, const char *skip_reason)
 {
+    /* Configuration files the tests write must be ones xenreadyd believes
+     * (not writable by group or others), whatever umask ran the suite. */
+    umask(022);
     struct harness *probe = NULL;
     if (harness_start(&probe, NULL) == -ENOENT)
         skip_reason = "the real xenstored or the harness shim is missing";
