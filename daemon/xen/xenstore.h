@@ -4,6 +4,14 @@
  * registered with a callback; their tokens carry the registration's identity.
  * A watch event carries no value: callbacks re-read what they care about.
  *
+ * Events are handled in batches, each bounded (at most 256 dispatches of at
+ * most 1024 events), one per loop iteration, so that a writer rewriting a
+ * watched key as fast as it can delays neither other guests nor the loop's
+ * other watchers. Within a batch a registration gets each path once, in the
+ * order of its first event, however often it changed; except that the
+ * echoes of changes made through this object (xenstore_write(), _mkdir(),
+ * _set_permissions()) come one per change, for owners that count them.
+ *
  * xenstored refuses requests of a domain that has used up a quota, and never
  * says when room returns: a refused watch is kept and tried again after each
  * later batch of events, and owners retry what they could not write from the
@@ -63,7 +71,8 @@ void xenstore_discard_events(struct xenstore *xenstore);
 /* Called once each time the connection is lost (xenstored closed its socket,
  * or reading events failed). The callback may not close the connection. */
 void xenstore_set_lost_callback(struct xenstore *xenstore, xenstore_event_fn fn, void *userdata);
-/* Called after each batch of watch events (may be NULL). */
+/* Called after each batch of watch events, including one that stopped at its
+ * bound with more queued (may be NULL). */
 void xenstore_set_batch_callback(struct xenstore *xenstore, xenstore_event_fn fn, void *userdata);
 /*
  * After a loss: connects again, checks that this is still the same domain,
