@@ -14,6 +14,9 @@
  *                                   xenreadyctl reload: identical, one bridge changed
  *   xenready-bench idle --bridges N --seconds S [--strace] [-- XENSTORED-ARGS]
  *   xenready-bench heap --bridges N [--backends K] --out FILE
+ *   xenready-bench storm [--seconds S] [--idle N] [--writers W] [--timeout S]
+ *                        [-- XENSTORED-ARGS]
+ *                                   signal latency while a domain rewrites a watched key
  *   xenready-bench exec-helper BACKEND-PATH VALUE STATE-PATH   (internal)
  *
  * Each prints a Markdown section. It checks that the numbers are sane (every
@@ -346,19 +349,63 @@ static void counters_snapshot(const struct xs_counters *c, uint64_t out[XS_COUNT
 /* Starts xenreadyd as DomD with config, under wrapper (e.g. valgrind) when
  * given, counting its xenstore calls when count is true. Returns the time
  * from fork to READY=1 in µs. */
+static void write_text_file(const char *path, const char *text);
+
+/* The length of config's first part of at most CONFIG_PART bytes that ends
+ * before a section header (or all of it). xenreadyd reads at most 1 MiB
+ * per file: a larger configuration goes on in drop-ins. */
+enum { CONFIG_PART = 768 * 1024 };
+
+static size_t config_part(const char *config)
+{
+    size_t length = strlen(config);
+    if (length <= CONFIG_PART)
+        return length;
+    for (size_t end = CONFIG_PART; end > 0; end--)
+        if (config[end - 1] == '\n' && config[end] == '[')
+            return end;
+    die("a configuration section is larger than %d bytes", CONFIG_PART);
+    return 0;
+}
+
+/* Writes what follows config's first part to dir/NNN.conf, in parts;
+ * whether there was any. */
+static bool config_write_dropins(const char *config, const char *dir)
+{
+    size_t offset = config_part(config), index = 0;
+    if (!config[offset])
+        return false;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        die("mkdir %s: %s", dir, strerror(errno));
+    while (config[offset]) {
+        size_t length = config_part(config + offset);
+        char *path = NULL, *text = strndup(config + offset, length);
+        if (asprintf(&path, "%s/%03zu.conf", dir, index++) < 0 || !text)
+            die("out of memory");
+        write_text_file(path, text);
+        free(path);
+        free(text);
+        offset += length;
+    }
+    return true;
+}
+
 static double daemon_spawn(struct bench_daemon *d, struct harness *h, const char *config,
                            const char *const *wrapper, bool count, int timeout_ms)
 {
     *d = (struct bench_daemon){0};
-    if (daemon_runner_init(&d->runner, h, DOMD, config) < 0)
+    char *head = strndup(config, config_part(config));
+    if (!head || daemon_runner_init(&d->runner, h, DOMD, head) < 0)
         die("cannot prepare the daemon: %s", strerror(errno));
+    free(head);
     const char *dir = harness_directory(h);
     char *counters_path = NULL, *socket_path = harness_socket_path(h, DOMD);
     char *dropins = NULL;
     if (asprintf(&d->log_path, "%s/xenreadyd.log", dir) < 0
         || asprintf(&counters_path, "%s/counters", dir) < 0
-        || asprintf(&dropins, "%s/none", dir) < 0 || !socket_path)
+        || asprintf(&dropins, "%s/xenready.d", dir) < 0 || !socket_path)
         die("out of memory");
+    config_write_dropins(config, dropins);
     if (count)
         d->counters = counters_create(counters_path);
 
@@ -378,7 +425,7 @@ static double daemon_spawn(struct bench_daemon *d, struct harness *h, const char
     argv[argc++] = "--config";
     argv[argc++] = d->runner.config_path;
     argv[argc++] = "--config-dir";
-    argv[argc++] = dropins;            /* does not exist: no drop-ins */
+    argv[argc++] = dropins;            /* may not exist: no drop-ins */
     argv[argc++] = "--control-socket";
     argv[argc++] = d->runner.control_path;
     argv[argc] = NULL;
@@ -1728,6 +1775,261 @@ static int reload_main(int argc, char **argv)
     return failed ? 1 : 0;
 }
 
+/* ---- storm: one domain rewriting its own watched key ---------------------- */
+
+/*
+ * The domain behind a backend (domain 7 here, an untrusted driver or guest
+ * domain) rewrites its own watched key, with the same value, from several
+ * writers as fast as xenstored lets it. Meanwhile another frontend (5) is
+ * signalled as in the signal part: its bridge's last backend written by DomD,
+ * timed until the frontend's watch fires on state. The storm's key is the
+ * only backend of a third frontend's (6) bridge.
+ */
+enum { STORM_DOMAIN = 7, STORM_FRONTEND = 6 };
+#define STORM_KEY "/local/domain/7/data/storm"
+#define STORM_NODE "/local/domain/6/xenready/pcie0"
+
+static const char storm_config[] =
+    "[frontend domu]\ndomid = 5\n\n"
+    "[backend stays]\nprobe = xenstore\npath = backend/vbench/5/0/state\nvalue = 4\n\n"
+    "[backend last]\nprobe = xenstore\npath = backend/vbench/5/1/state\nvalue = 4\n\n"
+    "[bridge domu/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = stays last\n\n"
+    "[frontend stormy]\ndomid = 6\n\n"
+    "[backend storm]\nprobe = xenstore\npath = " STORM_KEY "\nvalue = 4\n\n"
+    "[bridge stormy/pcie0]\ndevice-tree-path = /pcie@10000000\nbackends = storm\n";
+
+struct storm_writer {
+    struct xs_handle *handle;
+    double deadline;         /* µs, now_us() */
+    double finished;
+    unsigned long writes;
+    unsigned long failures;
+    pthread_t thread;
+};
+
+static void *storm_write(void *data)
+{
+    struct storm_writer *writer = data;
+    while (now_us() < writer->deadline) {
+        if (xs_write(writer->handle, XBT_NULL, STORM_KEY, "4", 1))
+            writer->writes++;
+        else
+            writer->failures++;
+    }
+    writer->finished = now_us();
+    return NULL;
+}
+
+/* Samples the daemon's RSS until told to stop: its peak is what a storm
+ * costs in memory (VmHWM would include start-up). */
+struct rss_monitor {
+    pid_t pid;
+    volatile bool stop;
+    long peak_kb;
+    pthread_t thread;
+};
+
+static void *rss_monitor_run(void *data)
+{
+    struct rss_monitor *monitor = data;
+    while (!monitor->stop) {
+        long rss = proc_status_kb(monitor->pid, "VmRSS");
+        if (rss > monitor->peak_kb)
+            monitor->peak_kb = rss;
+        usleep(20000);
+    }
+    return NULL;
+}
+
+/* One signal each way (ready, then waiting), as the signal part makes them;
+ * the latencies are added to s. false when the frontend never saw one. */
+static bool storm_signal(struct xs_handle *domd, struct xs_handle *fe, struct samples *s,
+                         int timeout_ms, double *started)
+{
+    static const char *const values[2] = {"4", "0"}, *const states[2] = {"ready", "waiting"};
+    for (int i = 0; i < 2; i++) {
+        double t0 = now_us(), at;
+        if (i == 0 && started)
+            *started = t0;
+        xs_must_write(domd, "backend/vbench/5/1/state", values[i]);
+        if (wait_value(fe, SIGNAL_NODE "/state", states[i], timeout_ms, &at) < 0) {
+            insane("the frontend never saw %s within %d ms", states[i], timeout_ms);
+            return false;
+        }
+        samples_add(s, at - t0);
+    }
+    return true;
+}
+
+static void print_storm_row(const char *what, struct samples *s)
+{
+    printf("| %s | %zu | %.1f | %.1f | %.1f |\n", what, s->n, samples_pct(s, 50),
+           samples_pct(s, 99), samples_pct(s, 100));
+}
+
+static int storm_main(int argc, char **argv)
+{
+    int seconds = 10, idle_iterations = 500, writer_count = 2, timeout_s = 300;
+    static const struct option options[] = {
+        {"seconds", required_argument, NULL, 's'},
+        {"idle", required_argument, NULL, 'i'},
+        {"writers", required_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 'T'},
+        {0},
+    };
+    int option;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (option) {
+        case 's': seconds = atoi(optarg); break;
+        case 'i': idle_iterations = atoi(optarg); break;
+        case 'w': writer_count = atoi(optarg); break;
+        case 'T': timeout_s = atoi(optarg); break;
+        default: return 2;
+        }
+    }
+    if (seconds <= 0 || idle_iterations <= 0 || writer_count <= 0 || writer_count > 16
+        || timeout_s <= 0)
+        die("usage: storm [--seconds S] [--idle N] [--writers W] [--timeout S] "
+            "[-- XENSTORED-ARGS]");
+    int timeout_ms = timeout_s * 1000;
+    struct harness *h = harness_must_start((const char *const *)&argv[optind]);
+    if (harness_introduce(h, DOMD, "domd") < 0 || harness_introduce(h, FRONTEND, "domu") < 0
+        || harness_introduce(h, STORM_DOMAIN, "stormer") < 0
+        || harness_set_permissions(h, "/local/domain/1/backend", "n1") < 0
+        || harness_set_permissions(h, "/local/domain/5/xenready", "n1 r5") < 0
+        || harness_set_permissions(h, "/local/domain/6/xenready", "n1 r6") < 0
+        || harness_set_permissions(h, STORM_KEY, "n7 r1") < 0)
+        die("cannot set up the domains");
+    struct xs_handle *domd = harness_open(h, DOMD), *fe = harness_open(h, FRONTEND);
+    struct xs_handle *dom0 = harness_open(h, 0);
+    struct storm_writer writers[16] = {{0}};
+    for (int i = 0; i < writer_count; i++)
+        if (!(writers[i].handle = harness_open(h, STORM_DOMAIN)))
+            die("cannot open a handle of domain %d: %s", STORM_DOMAIN, strerror(errno));
+    if (!domd || !fe || !dom0)
+        die("cannot open handles: %s", strerror(errno));
+    xs_must_write(domd, "backend/vbench/5/0/state", "4");
+    xs_must_write(writers[0].handle, STORM_KEY, "4");
+
+    struct bench_daemon d;
+    daemon_spawn(&d, h, storm_config, NULL, true, 10000);
+    if (daemon_runner_wait_status(&d.runner, "1/2 bridges ready; waiting: domu/pcie0 (last)",
+                                  10000) < 0)
+        die("unexpected status: %s", d.runner.last_status);
+    xs_must_watch(fe, SIGNAL_NODE "/state", "signal");
+
+    struct samples idle = {0}, storm = {0}, after = {0};
+    for (int i = 0; i < idle_iterations && !failed; i++) {
+        storm_signal(domd, fe, &idle, timeout_ms, NULL);
+        notify_drain(&d.runner);
+    }
+    double idle_p50 = samples_pct(&idle, 50), idle_p99 = samples_pct(&idle, 99);
+
+    struct rss_monitor monitor = {.pid = d.runner.pid};
+    long rss_before = proc_status_kb(d.runner.pid, "VmRSS");
+    monitor.peak_kb = rss_before;
+    uint64_t before[XS_COUNT_MAX], at_end[XS_COUNT_MAX];
+    counters_snapshot(d.counters, before);
+    double cpu_before = proc_cpu_us(d.runner.pid, false);
+    if (pthread_create(&monitor.thread, NULL, rss_monitor_run, &monitor) != 0)
+        die("pthread_create failed");
+    double storm_start = now_us(), storm_end = storm_start + seconds * 1e6;
+    for (int i = 0; i < writer_count; i++) {
+        writers[i].deadline = storm_end;
+        if (pthread_create(&writers[i].thread, NULL, storm_write, &writers[i]) != 0)
+            die("pthread_create failed");
+    }
+    /* Signals started during the storm count as during it. */
+    double started = storm_start;
+    while (!failed && started < storm_end) {
+        storm_signal(domd, fe, &storm, timeout_ms, &started);
+        notify_drain(&d.runner);
+    }
+    unsigned long writes = 0, write_failures = 0;
+    for (int i = 0; i < writer_count; i++) {
+        pthread_join(writers[i].thread, NULL);
+        writes += writers[i].writes;
+        write_failures += writers[i].failures;
+        if (writers[i].finished > storm_end)
+            storm_end = writers[i].finished;
+    }
+    counters_snapshot(d.counters, at_end);
+    double cpu_storm = proc_cpu_us(d.runner.pid, false) - cpu_before;
+    long rss_storm_end = proc_status_kb(d.runner.pid, "VmRSS");
+    /* Back to idle: the first signal started after the storm whose both
+     * directions are within the idle p99. */
+    double recovered_at = -1;
+    int slow_after = 0;
+    while (!failed && recovered_at < 0) {
+        size_t n = after.n;
+        if (!storm_signal(domd, fe, &after, timeout_ms, &started))
+            break;
+        notify_drain(&d.runner);
+        if (started < storm_end)
+            continue;        /* begun while the last writes went on */
+        if (after.v[n] <= idle_p99 && after.v[n + 1] <= idle_p99)
+            recovered_at = started;
+        else
+            slow_after++;
+        if (now_us() - storm_end > (double)timeout_ms * 1000)
+            break;
+    }
+    monitor.stop = true;
+    pthread_join(monitor.thread, NULL);
+    long rss_after = proc_status_kb(d.runner.pid, "VmRSS");
+    char *value = xs_read_string(dom0, STORM_NODE "/state");
+    if (!value || strcmp(value, "ready") != 0)
+        insane("the storm's own bridge is %s after it, not ready", value ? value : "(none)");
+    free(value);
+    daemon_stop(&d);
+
+    printf("### Signal latency during a write storm (µs)\n\n");
+    printf("%d writers in domain %d rewrite its watched key %s (the same value) for %d s; "
+           "frontend 5 is signalled meanwhile, as in the signal part (both directions).\n\n",
+           writer_count, STORM_DOMAIN, STORM_KEY, seconds);
+    printf("| phase | n | p50 | p99 | max |\n|---|---|---|---|---|\n");
+    print_storm_row("idle, before the storm", &idle);
+    print_storm_row("**during the storm**", &storm);
+    print_storm_row("after the storm, until back at idle", &after);
+    double storm_seconds = (storm_end - storm_start) / 1e6;
+    uint64_t events = at_end[XS_COUNT_EVENT] - before[XS_COUNT_EVENT];
+    uint64_t reads = at_end[XS_COUNT_READ] - before[XS_COUNT_READ];
+    printf("\n- storm: %lu writes in %.1f s (%.0f per second), %lu refused\n", writes,
+           storm_seconds, (double)writes / storm_seconds, write_failures);
+    printf("- daemon during the storm: %llu watch events taken, %llu reads (%.4f per event), "
+           "CPU %.0f ms (%.0f%% of one CPU)\n", (unsigned long long)events,
+           (unsigned long long)reads, events ? (double)reads / (double)events : 0.0,
+           cpu_storm / 1e3, cpu_storm / (storm_end - storm_start) * 100);
+    printf("- daemon RSS: %.1f MiB before, peak %.1f MiB (**+%.2f MiB**), %.1f MiB at the "
+           "storm's end, %.1f MiB once back at idle\n", rss_before / 1024.0,
+           monitor.peak_kb / 1024.0, (monitor.peak_kb - rss_before) / 1024.0,
+           rss_storm_end / 1024.0, rss_after / 1024.0);
+    if (recovered_at >= 0)
+        printf("- back at idle (both directions within the idle p99, %.1f µs; idle p50 "
+               "%.1f µs): **%.1f ms** after the storm's last write (%d slower signal(s) "
+               "begun after it first)\n\n", idle_p99, idle_p50,
+               (recovered_at - storm_end) / 1e3, slow_after);
+    else
+        printf("- back at idle: not within %d s\n\n", timeout_s);
+    fflush(stdout);
+
+    if (!idle.n || !storm.n || idle_p50 > idle_p99
+        || samples_pct(&storm, 50) > samples_pct(&storm, 99))
+        insane("no samples, or percentiles out of order");
+    if (!writes)
+        insane("the storm wrote nothing");
+    samples_free(&idle);
+    samples_free(&storm);
+    samples_free(&after);
+    for (int i = 0; i < writer_count; i++)
+        xs_close(writers[i].handle);
+    xs_close(domd);
+    xs_close(fe);
+    xs_close(dom0);
+    harness_stop(h);
+    return failed ? 1 : 0;
+}
+
 /* ---- idle ------------------------------------------------------------- */
 
 static int idle_main(int argc, char **argv)
@@ -1864,8 +2166,10 @@ static int heap_main(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: xenready-bench signal|control|scale|reload|idle|heap|exec-helper …");
+        die("usage: xenready-bench signal|control|scale|reload|idle|heap|storm|exec-helper …");
     signal(SIGPIPE, SIG_IGN);
+    /* Configuration files xenreadyd believes, whatever the umask. */
+    umask(022);
     /* The shim of this build tree unless told otherwise, as xenstore-harness. */
     if (!getenv("XENREADY_SHIM"))
         setenv("XENREADY_SHIM", XENREADY_SHIM_DEFAULT, 1);
@@ -1882,6 +2186,8 @@ int main(int argc, char **argv)
         return reload_main(argc, argv);
     if (strcmp(command, "idle") == 0)
         return idle_main(argc, argv);
+    if (strcmp(command, "storm") == 0)
+        return storm_main(argc, argv);
     if (strcmp(command, "heap") == 0)
         return heap_main(argc, argv);
     if (strcmp(command, "exec-helper") == 0)
