@@ -119,10 +119,11 @@ START_TEST(forged_systemd_signals_do_not_count)
                                                "domu1/pcie0 (u0), domu1/pcie1 (u1), "
                                                "domu1/pcie2 (dm)", TIMEOUT_MS), 0);
     const char *path = "/org/freedesktop/systemd1/unit/u0_2eservice";
-    char uid[16];
+    char uid[16], pid[16];
     snprintf(uid, sizeof(uid), "%d", NOBODY);
+    snprintf(pid, sizeof(pid), "%d", (int)runner.pid);
     char *sent = run_peer((const char *[]){XENREADY_PEERS "/bus-forger", fake.address, uid,
-                                           path, "1", NULL});
+                                           path, "1", pid, NULL});
     printf("forger: %s\n", sent);
     free(sent);
     /* Messages reach the daemon in the order the broker took them: once a
@@ -146,7 +147,7 @@ START_TEST(forged_systemd_signals_do_not_count)
     assert_settled("pcie0", "waiting");
     struct peer flood;
     peer_start(&flood, (const char *[]){XENREADY_PEERS "/bus-forger", fake.address, uid, path,
-                                        "20000", NULL});
+                                        "20000", pid, NULL});
     ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
     assert_settled("pcie2", "ready");
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"status", NULL}), 0);

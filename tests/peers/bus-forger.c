@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * A hostile local user on the system bus, for the trust tests: it drops to
- * an unprivileged uid, connects, and sends every other unique name on the
- * bus (found with ListNames, as any user may) what would fool a client that
- * trusts the well-known sender of its match rules:
+ * an unprivileged uid, connects, finds the connection of process PID (as
+ * any user may: ListNames, GetConnectionUnixProcessID) and sends it what
+ * would fool a client that trusts the well-known sender of its match rules:
  *   - PropertiesChanged on the unit at UNIT-PATH saying ActiveState=active,
- *     COUNT times per name (COUNT large: a flood);
+ *     COUNT times (COUNT large: a flood);
  *   - once, NameOwnerChanged saying org.freedesktop.systemd1 left the bus.
  * Then it prints "sent N" (N messages) and exits.
  *
- * Usage: bus-forger BUS-ADDRESS UID UNIT-PATH COUNT
+ * Usage: bus-forger BUS-ADDRESS UID UNIT-PATH COUNT PID
  */
 #include <errno.h>
 #include <grp.h>
@@ -56,14 +56,51 @@ static int forge_owner_gone(sd_bus *bus, const char *destination, const char *ol
     return r;
 }
 
+/* The unique name of the connection of process pid: looked for among the
+ * names on the bus, and waited for (NameOwnerChanged, up to 10 s) when it
+ * is not there yet. malloc'd, or NULL. */
+static char *connection_of(sd_bus *bus, pid_t pid)
+{
+    sd_bus_slot *slot = NULL;
+    /* Subscribed first: a connection made after ListNames is announced. */
+    if (sd_bus_match_signal(bus, &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                            "org.freedesktop.DBus", "NameOwnerChanged", NULL, NULL) < 0)
+        return NULL;
+    char *found = NULL;
+    for (int round = 0; !found && round < 100; round++) {
+        char **names = NULL;
+        if (sd_bus_list_names(bus, &names, NULL) < 0)
+            break;
+        for (char **name = names; *name; name++) {
+            sd_bus_creds *creds = NULL;
+            pid_t owner;
+            if (!found && (*name)[0] == ':'
+                && sd_bus_get_name_creds(bus, *name, SD_BUS_CREDS_PID, &creds) >= 0
+                && sd_bus_creds_get_pid(creds, &owner) >= 0 && owner == pid)
+                found = strdup(*name);
+            sd_bus_creds_unref(creds);
+            free(*name);
+        }
+        free(names);
+        /* Not there: the next NameOwnerChanged, or 0.1 s. */
+        while (!found && sd_bus_process(bus, NULL) > 0)
+            ;
+        if (!found)
+            sd_bus_wait(bus, 100000);
+    }
+    sd_bus_slot_unref(slot);
+    return found;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: bus-forger BUS-ADDRESS UID UNIT-PATH COUNT\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: bus-forger BUS-ADDRESS UID UNIT-PATH COUNT PID\n");
         return 2;
     }
     uid_t uid = (uid_t)strtoul(argv[2], NULL, 10);
     unsigned long count = strtoul(argv[4], NULL, 10);
+    pid_t target = (pid_t)strtol(argv[5], NULL, 10);
     if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
         return die("dropping to the uid", errno);
     sd_bus *bus = NULL;
@@ -76,39 +113,21 @@ int main(int argc, char **argv)
         r = sd_bus_start(bus);
     if (r < 0)
         return die("connecting", r);
-    const char *self = NULL;
-    sd_bus_get_unique_name(bus, &self);
-    char **names = NULL;
-    r = sd_bus_list_names(bus, &names, NULL);
-    if (r < 0)
-        return die("ListNames", r);
-    /* systemd's own name is left out: the policy refuses those anyway, and
-     * the broker would log each refusal. */
-    char *systemd = NULL;
-    sd_bus_creds *creds = NULL;
-    const char *unique = NULL;
-    if (sd_bus_get_name_creds(bus, "org.freedesktop.systemd1", SD_BUS_CREDS_UNIQUE_NAME,
-                              &creds) >= 0 &&
-        sd_bus_creds_get_unique_name(creds, &unique) >= 0)
-        systemd = strdup(unique);
-    sd_bus_creds_unref(creds);
+    char *name = connection_of(bus, target);
+    if (!name)
+        return die("finding the connection of the target", ESRCH);
     unsigned long sent = 0;
-    for (char **name = names; *name; name++) {
-        if ((*name)[0] != ':' || (self && strcmp(*name, self) == 0) ||
-            (systemd && strcmp(*name, systemd) == 0))
-            continue;
-        for (unsigned long i = 0; i < count; i++) {
-            if ((r = forge_properties(bus, *name, argv[3])) < 0)
-                return die("sending PropertiesChanged", r);
-            sent++;
-            /* Keep the queue short: the broker has the flood, not us. */
-            if (sent % 256 == 0 && (r = sd_bus_flush(bus)) < 0)
-                return die("flushing", r);
-        }
-        if ((r = forge_owner_gone(bus, *name, *name)) < 0)
-            return die("sending NameOwnerChanged", r);
+    for (unsigned long i = 0; i < count; i++) {
+        if ((r = forge_properties(bus, name, argv[3])) < 0)
+            return die("sending PropertiesChanged", r);
         sent++;
+        /* Keep the queue short: the broker has the flood, not us. */
+        if (sent % 256 == 0 && (r = sd_bus_flush(bus)) < 0)
+            return die("flushing", r);
     }
+    if ((r = forge_owner_gone(bus, name, name)) < 0)
+        return die("sending NameOwnerChanged", r);
+    sent++;
     /* A call to the broker, answered once it has routed all the above:
      * whatever the test does next reaches the daemon after them. */
     r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -117,10 +136,7 @@ int main(int argc, char **argv)
         return die("GetId", r);
     printf("sent %lu\n", sent);
     fflush(stdout);
-    for (char **name = names; *name; name++)
-        free(*name);
-    free(names);
-    free(systemd);
+    free(name);
     sd_bus_flush_close_unref(bus);
     return 0;
 }
