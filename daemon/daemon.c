@@ -16,11 +16,13 @@
 #include "core/model.h"
 #include "signallers/signaller.h"
 #include "util/escape.h"
+#include "instance-lock.h"
 #include "util/descriptor-reserve.h"
 #include "util/log.h"
 #include "util/notify.h"
 #include "util/model-log.h"
 #include "xen/xenstore.h"
+#include "xenstore-start.h"
 
 /* "3/4 bridges ready; waiting: domu1/pcie0 (qemu-dm)" for systemctl status.
  * The line is plain text; daemon_send_status() escapes it. */
@@ -196,12 +198,32 @@ static void daemon_on_xenstore_batch(void *userdata)
     sources_xenstore_reread(&daemon->sources);
 }
 
-/* Opens the xenstore connection and hooks its callbacks to the daemon. */
-static int daemon_connect(struct daemon *daemon)
+/* While xenstored is not up at start: said in STATUS=, and logged the first
+ * time (then at debug level). */
+static void daemon_on_xenstore_waiting(const char *why, void *userdata)
 {
-    int r = xenstore_open(&daemon->xenstore, daemon->loop);
-    if (r < 0)
+    struct daemon *daemon = userdata;
+    log_message(daemon->waited_for_xenstore ? LOG_DEBUG : LOG_NOTICE,
+                "waiting for xenstored: %s", why);
+    daemon->waited_for_xenstore = true;
+    char line[256];
+    snprintf(line, sizeof(line), "waiting for xenstored: %s", why);
+    daemon_send_status(daemon, line);
+}
+
+/* Opens the xenstore connection and hooks its callbacks to the daemon. At
+ * start (wait), xenstored not being up yet is waited for; at a reload, it
+ * refuses the reload. */
+static int daemon_connect(struct daemon *daemon, bool wait)
+{
+    int r = wait ? xenstore_start_wait(daemon->loop, &daemon->xenstore,
+                                       daemon_on_xenstore_waiting, daemon)
+                 : xenstore_open(&daemon->xenstore, daemon->loop);
+    if (r < 0) {
+        if (r != -ECANCELED)
+            log_message(LOG_ERR, "cannot connect to xenstore: %s", strerror(-r));
         return r;
+    }
     log_message(LOG_INFO, "connected to xenstore as domain %u", xenstore_domid(daemon->xenstore));
     xenstore_set_lost_callback(daemon->xenstore, daemon_on_xenstore_lost, daemon);
     xenstore_set_batch_callback(daemon->xenstore, daemon_on_xenstore_batch, daemon);
@@ -407,7 +429,7 @@ int daemon_reload(struct daemon *daemon, struct config_report *report, char *rea
      * xenstore, the new one could not start, and the running one goes on. */
     bool connected_now = false;
     if (model_needs_xenstore(model) && !daemon->xenstore) {
-        r = daemon_connect(daemon);
+        r = daemon_connect(daemon, false);
         if (r < 0) {
             model_free(model);
             return reload_refused(daemon, -ENOTCONN, reason, size, "the new configuration "
@@ -480,7 +502,7 @@ static bool daemon_reserves(void *context, uid_t uid)
 int daemon_start(struct daemon *daemon, const struct daemon_options *options,
                  struct model *model)
 {
-    *daemon = (struct daemon){.options = *options};
+    *daemon = (struct daemon){.options = *options, .lock_fd = -1};
     daemon->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
     daemon->state_directory = state_directory_of(options->control_socket);
     if (!daemon->loop || !daemon->state_directory) {
@@ -498,11 +520,32 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
     ev_init(&daemon->reconnect, daemon_on_reconnect);
     daemon->reconnect.data = daemon;
 
-    /* The daemon's own descriptors first (the reserve for sd_notify(), the
-     * control socket, libev's signal pipe), before the first scan takes one
-     * per followed process: with too many backends for the descriptor
-     * limit, those are refused (and said so), not the daemon itself. */
+    /* The daemon's own descriptors first (the reserve for sd_notify(), its
+     * lock, libev's signal pipe, xenstore, the control socket), before the
+     * first scan takes one per followed process: with too many backends
+     * for the descriptor limit, those are refused (and said so), not the
+     * daemon itself. */
     int r = descriptor_reserve_init();
+    if (r < 0) {
+        model_free(model);
+        return r;
+    }
+    /* One daemon per runtime directory: a second would take over the
+     * control socket and write the same nodes. */
+    r = instance_lock(daemon->state_directory, &daemon->lock_fd);
+    if (r < 0) {
+        model_free(model);
+        return r;
+    }
+    /* Stop signals are served while xenstored is waited for; a reload is
+     * not, as nothing runs yet to reload. */
+    ev_signal_start(daemon->loop, &daemon->on_sigterm);
+    ev_signal_start(daemon->loop, &daemon->on_sigint);
+    if (model_needs_xenstore(model))
+        r = daemon_connect(daemon, true);
+    else
+        log_message(LOG_INFO, "no backend or bridge uses xenstore: running without a "
+                              "xenstore connection");
     if (r < 0) {
         model_free(model);
         return r;
@@ -521,17 +564,8 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
         model_free(model);
         return r;
     }
-    ev_signal_start(daemon->loop, &daemon->on_sigterm);
-    ev_signal_start(daemon->loop, &daemon->on_sigint);
     ev_signal_start(daemon->loop, &daemon->on_sighup);
-
-    if (model_needs_xenstore(model))
-        r = daemon_connect(daemon);
-    else
-        log_message(LOG_INFO, "no backend or bridge uses xenstore: running without a "
-                              "xenstore connection");
-    if (r == 0)
-        r = daemon_apply(daemon, model, false);
+    r = daemon_apply(daemon, model, false);
     if (r < 0) {
         if (daemon->model != model)
             model_free(model);
@@ -587,6 +621,7 @@ void daemon_finish(struct daemon *daemon)
     model_free(daemon->model);
     free(daemon->status_line);
     free(daemon->state_directory);
+    instance_unlock(daemon->lock_fd);
     if (daemon->loop)
         ev_loop_destroy(daemon->loop);
     descriptor_reserve_finish();

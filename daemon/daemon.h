@@ -53,6 +53,8 @@ struct daemon {
     ev_prepare status_pending; /* STATUS= to refresh before the loop blocks */
     double reconnect_delay;  /* seconds before the next attempt */
     bool ready_sent;
+    bool waited_for_xenstore;    /* at start: logged once */
+    int lock_fd;                 /* instance-lock.h; -1: none */
     int result;              /* 0, or why the loop was stopped (negative errno) */
     char *status_line;       /* last STATUS= sent to systemd */
 };

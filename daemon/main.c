@@ -223,6 +223,8 @@ int main(int argc, char **argv)
     r = daemon_start(&daemon, &daemon_options, model);
     if (r == 0)
         r = daemon_run(&daemon);
+    else if (r == -ECANCELED)
+        r = 0;   /* stopped while waiting for xenstored: a clean stop */
     else
         log_message(LOG_ERR, "cannot start: %s", strerror(-r));
     daemon_finish(&daemon);

@@ -503,15 +503,35 @@ static int server_adopt(struct control_server *server)
     return 1;
 }
 
+/* Whether something listens at address: it takes a connection, or would if
+ * its backlog had room. */
+static bool socket_live(const struct sockaddr_un *address)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool live = connect(fd, (const struct sockaddr *)address, sizeof(*address)) == 0
+                || errno == EAGAIN;
+    close(fd);
+    return live;
+}
+
 static int server_listen(struct control_server *server)
 {
     const struct control_server_options *options = &server->options;
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     strcpy(address.sun_path, server->path);
-    /* Replace a socket left by an earlier instance, never another file. */
+    /* Replace a socket left by an earlier instance, never another file,
+     * and never one that is live (another daemon's). */
     struct stat st;
-    if (lstat(server->path, &st) == 0 && S_ISSOCK(st.st_mode))
+    if (lstat(server->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        if (socket_live(&address)) {
+            log_message(LOG_ERR, "something listens on control socket %s already (another "
+                        "xenreadyd?): not replacing it", server->path);
+            return -EADDRINUSE;
+        }
         unlink(server->path);
+    }
     server->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     mode_t mask = umask(0077);
     int r = server->fd < 0 || bind(server->fd, (struct sockaddr *)&address, sizeof(address)) < 0

@@ -506,7 +506,8 @@ static int connection_open(struct xenstore *xenstore, unsigned int *domid_out)
     xenstore->handle = xs_open(0);
     if (!xenstore->handle) {
         r = errno ? -errno : -EIO;
-        log_message(LOG_ERR, "cannot connect to xenstore: %s", strerror(-r));
+        /* The callers say what it means (waiting at start, reconnecting). */
+        log_message(LOG_DEBUG, "cannot connect to xenstore: %s", strerror(-r));
         return r;
     }
     xenstore->failed = false;
@@ -515,7 +516,7 @@ static int connection_open(struct xenstore *xenstore, unsigned int *domid_out)
     unsigned int length;
     r = xenstore_read(xenstore, "domid", &domid, &length);
     if (r < 0) {
-        log_message(LOG_ERR, "cannot read my domid (\"domid\" in my xenstore home): %s",
+        log_message(LOG_DEBUG, "cannot read my domid (\"domid\" in my xenstore home): %s",
                     strerror(-r));
         return r;
     }

@@ -416,24 +416,6 @@ START_TEST(reloads_drop_and_take_xenstore)
 }
 END_TEST
 
-/* A configuration that needs xenstore does not start without it. */
-START_TEST(needs_xenstore_and_has_none)
-{
-    char missing[512];
-    snprintf(missing, sizeof(missing), "%s/no-xenstored", harness_directory(harness));
-    ck_assert_int_eq(daemon_runner_init(&runner, harness, DOMD, SCENE_CONFIG("")), 0);
-    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
-    runner.child_setup = without_xenstore;
-    runner.child_data = missing;
-    ck_assert_int_eq(daemon_runner_spawn(&runner, NULL), 0);
-    ck_assert_int_eq(daemon_runner_stop(&runner, 0), 1);
-    char *errors = NULL;
-    ck_assert_int_ge(daemon_runner_log_errors(&runner, &errors), 1);
-    ck_assert_msg(strstr(errors, "cannot connect to xenstore"), "errors logged:\n%s", errors);
-    free(errors);
-}
-END_TEST
-
 START_TEST(no_event_channel_device_is_reported)
 {
     scene_start_daemon(evtchn_config);
@@ -467,7 +449,6 @@ int main(void)
         {"static_channel_ready_at_start_is_sent", static_channel_ready_at_start_is_sent},
         {"methods_combined", methods_combined},
         {"runs_without_xenstore_when_nothing_uses_it", runs_without_xenstore_when_nothing_uses_it},
-        {"needs_xenstore_and_has_none", needs_xenstore_and_has_none},
         {"reloads_drop_and_take_xenstore", reloads_drop_and_take_xenstore},
         {"no_event_channel_device_is_reported", no_event_channel_device_is_reported},
     };

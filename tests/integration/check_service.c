@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +354,119 @@ START_TEST(log_level_filters)
 }
 END_TEST
 
+/* ---- first boot, and one daemon per runtime directory ---- */
+
+/* In the daemon's child: xenstored's socket is data, which does not exist
+ * yet, as before xenstored has started. */
+static void xenstored_later(void *data)
+{
+    setenv("XENSTORED_PATH", data, 1);
+}
+
+/* Waits for a STATUS= beginning with prefix. */
+static void wait_status_prefix(const char *prefix)
+{
+    char message[4096];
+    while (strncmp(runner.last_status, prefix, strlen(prefix)) != 0)
+        ck_assert_msg(daemon_runner_next_message(&runner, message, sizeof(message), TIMEOUT_MS)
+                          == 0, "no STATUS=%s...; last: %s", prefix, runner.last_status);
+}
+
+/* Issue 16: started before xenstored (first boot, the unit ordered wrong),
+ * the daemon waits, says so in STATUS= and sends no READY=1; once the
+ * socket appears (an inotify event, not the backoff) it connects, scans
+ * and is ready. */
+START_TEST(waits_for_xenstored_at_start)
+{
+    char later[512], socket[600];
+    snprintf(later, sizeof(later), "%s/later", harness_directory(harness));
+    snprintf(socket, sizeof(socket), "%s/socket", later);
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    runner.child_setup = xenstored_later;
+    runner.child_data = socket;
+    ck_assert_int_eq(daemon_runner_spawn(&runner, (const char *[]){"-v", NULL}), 0);
+    wait_status_prefix("waiting for xenstored: cannot connect yet (No such file or directory)");
+    /* Some retries go by: the backoff grows past what the test waits. */
+    wait_status_prefix("waiting for xenstored: cannot connect yet (No such file or directory); "
+                       "again when");
+    char *log = daemon_runner_log_text(&runner);
+    ck_assert_msg(!strstr(log, "started:"), "started without xenstore:\n%s", log);
+    free(log);
+    char *real = harness_socket_path(harness, DOMD);
+    ck_assert_int_eq(mkdir(later, 0755), 0);
+    ck_assert_int_eq(symlink(real, socket), 0);
+    free(real);
+    ck_assert_int_eq(daemon_runner_wait_status(&runner, NULL, TIMEOUT_MS), 0);
+    ck_assert_str_eq(runner.last_status, "0/1 bridges ready; waiting: domu1/pcie0 (dm)");
+    ck_assert_int_eq(xs_wait_settled(frontend, NODE0, "waiting", TIMEOUT_MS), 0);
+    log = daemon_runner_log_text(&runner);
+    ck_assert_msg(strstr(log, "<5>waiting for xenstored: cannot connect yet"), "log:\n%s", log);
+    char appeared[700];
+    snprintf(appeared, sizeof(appeared), "something changed at %s: connecting", socket);
+    ck_assert_msg(strstr(log, appeared), "not woken by the socket:\n%s", log);
+    free(log);
+    ck_assert_int_eq(xs_write_string(domd, "device-model/5/state", "running"), 0);
+    ck_assert_int_eq(xs_wait_settled(frontend, NODE0, "ready", TIMEOUT_MS), 0);
+}
+END_TEST
+
+/* A stop while waiting for xenstored is a clean stop. */
+START_TEST(stops_cleanly_while_waiting)
+{
+    char missing[512];
+    snprintf(missing, sizeof(missing), "%s/never/socket", harness_directory(harness));
+    ck_assert_int_eq(daemon_runner_capture_log(&runner), 0);
+    runner.child_setup = xenstored_later;
+    runner.child_data = missing;
+    ck_assert_int_eq(daemon_runner_spawn(&runner, NULL), 0);
+    wait_status_prefix("waiting for xenstored:");
+    ck_assert_int_eq(daemon_runner_stop(&runner, SIGTERM), 0);
+    char *errors = NULL;
+    ck_assert_int_eq(daemon_runner_log_errors(&runner, &errors), 0);
+    free(errors);
+}
+END_TEST
+
+/* Issue 16: a second daemon on the same runtime directory refuses to
+ * start, saying who runs, and leaves the first one's socket alone. */
+START_TEST(second_instance_refuses)
+{
+    ck_assert_int_eq(daemon_runner_start(&runner, NULL), 0);
+    char *output = NULL;
+    char *path = NULL;
+    ck_assert_int_ge(asprintf(&path, "%s/second.log", harness_directory(harness)), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        char *socket_path = harness_socket_path(harness, DOMD);
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || !socket_path)
+            _exit(126);
+        setenv("XENSTORED_PATH", socket_path, 1);
+        unsetenv("NOTIFY_SOCKET");
+        execl(daemon_runner_program(), "xenreadyd", "--config", runner.config_path,
+              "--control-socket", runner.control_path, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "second daemon: status %#x",
+                  status);
+    FILE *file = fopen(path, "r");
+    ck_assert_ptr_nonnull(file);
+    size_t size = 0;
+    ck_assert_int_ge(getdelim(&output, &size, '\0', file), 0);
+    fclose(file);
+    char expected[128];
+    snprintf(expected, sizeof(expected), "another xenreadyd (pid %d) runs with ", (int)runner.pid);
+    ck_assert_msg(strstr(output, expected), "second daemon said:\n%s", output);
+    free(output);
+    free(path);
+    /* The first goes on, on its socket. */
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"status", NULL}), 0);
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *suite = suite_create("service");
@@ -366,6 +481,9 @@ static Suite *service_suite(void)
         {"wait for all, no timeouts", wait_for_all_without_timeouts_extends_nothing},
         {"stderr prefixes", stderr_lines_carry_priority_prefixes},
         {"log level", log_level_filters},
+        {"waits for xenstored", waits_for_xenstored_at_start},
+        {"stop while waiting", stops_cleanly_while_waiting},
+        {"second instance", second_instance_refuses},
     };
     integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown);
     return suite;

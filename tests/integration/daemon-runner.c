@@ -67,6 +67,11 @@ int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, un
     return 0;
 }
 
+const char *daemon_runner_program(void)
+{
+    return XENREADYD_PATH;
+}
+
 int daemon_runner_start(struct daemon_runner *runner, const char *const *extra_args)
 {
     int r = daemon_runner_spawn(runner, extra_args);

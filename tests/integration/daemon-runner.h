@@ -43,6 +43,8 @@ int toolstack_setup(struct harness *harness, unsigned int domd, unsigned int fro
  * its path for daemon_runner_start(). */
 int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, unsigned int domid,
                        const char *config);
+/* The xenreadyd this build made. */
+const char *daemon_runner_program(void);
 /* Starts xenreadyd and waits (bounded) for READY=1. extra_args may be NULL. */
 int daemon_runner_start(struct daemon_runner *runner, const char *const *extra_args);
 /* Starts xenreadyd without waiting for anything. */
