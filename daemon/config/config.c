@@ -50,17 +50,26 @@ struct pending {
     struct source_location frontend_where; /* backend: its frontend= line */
     char *backend_names;                   /* bridge: as written */
     char *frontend_name;                   /* device-model backend */
-    char *path_value;                      /* backend: path = before probe = */
+    char *path_value;                      /* backend: path = unless probe = xenstore came first */
     /* Backend keys of one probe kind, stored by the model but kept here until
      * the probe is known: a backend has room for its own kind's only. */
     const char *value;                     /* value = */
     const char *unit;                      /* unit = */
     const char *owner_unit;                /* owner = unit:NAME */
+    /* Backend: where each key that only some probes take, or that conflicts
+     * with another, was given; a key refused is reported at its own line. */
     struct source_location path_where;
+    struct source_location value_where;
+    struct source_location unit_where;
+    struct source_location owner_where;
+    struct source_location follow_symlink_where;
+    struct source_location pidfile_where;
+    struct source_location liveness_unit_where;
     struct source_location signal_where;      /* bridge: its signal= line */
     struct source_location static_port_where; /* bridge: static-evtchn-port= */
     struct source_location sysrq_key_where;   /* bridge: sysrq-key= */
     bool has_domid;
+    bool probe_unknown;                    /* backend: probe = names no probe */
     unsigned int keys_seen;                /* bit per key, to refuse repeats */
 };
 
@@ -507,21 +516,41 @@ static void set_unit_key(struct loader *loader, struct backend *backend, const c
         loader_error(loader, loader->line, "out of memory");
 }
 
+/* Bits of pending->keys_seen in a [backend] section. */
+enum {
+    BACKEND_PROBE = 1u << 0,
+    BACKEND_PATH = 1u << 1,
+    BACKEND_VALUE = 1u << 2,
+    BACKEND_FRONTEND = 1u << 3,
+    BACKEND_DEVICE_MODEL = 1u << 8,   /* probe = device-model (not a key) */
+    BACKEND_UNIT = 1u << 20,
+    BACKEND_OWNER = 1u << 21,
+    BACKEND_PIDFILE = 1u << 22,
+    BACKEND_LIVENESS_UNIT = 1u << 23,
+    BACKEND_FOLLOW_SYMLINK = 1u << 24,
+};
+
 /* The keys of the socket, unit and announce probes and of liveness; -ENOENT
  * when key is none of them. */
 static int backend_set_extra(struct loader *loader, struct pending *pending, const char *key,
                              const char *value)
 {
     struct backend *backend = pending->object;
+    struct source_location here = {loader->file, loader->line};
     if (strcmp(key, "unit") == 0) {
-        if (key_first_time(loader, pending, 1u << 20, key))
-            set_unit_key(loader, backend, &pending->unit, key, value);
-    } else if (strcmp(key, "liveness-unit") == 0) {
-        if (key_first_time(loader, pending, 1u << 23, key))
-            set_unit_key(loader, backend, &backend->liveness_unit, key, value);
-    } else if (strcmp(key, "owner") == 0) {
-        if (!key_first_time(loader, pending, 1u << 21, key))
+        if (!key_first_time(loader, pending, BACKEND_UNIT, key))
             return 0;
+        pending->unit_where = here;
+        set_unit_key(loader, backend, &pending->unit, key, value);
+    } else if (strcmp(key, "liveness-unit") == 0) {
+        if (!key_first_time(loader, pending, BACKEND_LIVENESS_UNIT, key))
+            return 0;
+        pending->liveness_unit_where = here;
+        set_unit_key(loader, backend, &backend->liveness_unit, key, value);
+    } else if (strcmp(key, "owner") == 0) {
+        if (!key_first_time(loader, pending, BACKEND_OWNER, key))
+            return 0;
+        pending->owner_where = here;
         char *end;
         errno = 0;
         unsigned long uid = strncmp(value, "uid:", 4) == 0 ? strtoul(value + 4, &end, 10) : 0;
@@ -539,8 +568,9 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
                          value, backend->name);
         }
     } else if (strcmp(key, "follow-symlink") == 0) {
-        if (!key_first_time(loader, pending, 1u << 24, key))
+        if (!key_first_time(loader, pending, BACKEND_FOLLOW_SYMLINK, key))
             return 0;
+        pending->follow_symlink_where = here;
         if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
             loader_error(loader, loader->line,
                          "bad follow-symlink \"%s\" for backend %s: expected yes or no", value,
@@ -549,8 +579,9 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
         }
         backend->follow_symlink = strcmp(value, "yes") == 0;
     } else if (strcmp(key, "pidfile") == 0) {
-        if (!key_first_time(loader, pending, 1u << 22, key))
+        if (!key_first_time(loader, pending, BACKEND_PIDFILE, key))
             return 0;
+        pending->pidfile_where = here;
         if (value[0] != '/' || strlen(value) >= PATH_MAX) {
             loader_error(loader, loader->line,
                          "bad pidfile \"%s\" for backend %s: expected an absolute path", value,
@@ -567,17 +598,30 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
     return 0;
 }
 
+/* Whether the backend's probe is known to be probe = xenstore itself (not
+ * device-model): its path = can be checked as it is read. */
+static bool backend_is_plain_xenstore(const struct pending *pending)
+{
+    const struct backend *backend = pending->object;
+    return (pending->keys_seen & BACKEND_PROBE) && !pending->probe_unknown
+           && backend->probe == PROBE_XENSTORE && !(pending->keys_seen & BACKEND_DEVICE_MODEL);
+}
+
 static void backend_set(struct loader *loader, struct pending *pending, const char *key,
                         const char *value)
 {
     struct backend *backend = pending->object;
+    struct source_location here = {loader->file, loader->line};
     int r = 0;
     if (strcmp(key, "probe") == 0) {
-        if (!key_first_time(loader, pending, 1u << 0, key))
+        if (!key_first_time(loader, pending, BACKEND_PROBE, key))
             return;
         if (backend_set_probe(backend, value) == 0)
             return;
         if (strcmp(value, "xenstore") != 0 && strcmp(value, "device-model") != 0) {
+            /* Reported here, once: the backend has no kind, so none of the
+             * checks of a kind apply to it (its keys are not judged). */
+            pending->probe_unknown = true;
             loader_error(loader, loader->line,
                          "unknown probe \"%s\" for backend %s (known: xenstore, device-model, "
                          "socket, unit, announce)", value, backend->name);
@@ -587,13 +631,14 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
         /* device-model is the xenstore probe with QEMU's key and value
          * (QEMU accel/xen: device-model/<domid>/state = "running"). */
         if (strcmp(value, "device-model") == 0)
-            pending->keys_seen |= 1u << 8;
+            pending->keys_seen |= BACKEND_DEVICE_MODEL;
     } else if (strcmp(key, "path") == 0) {
-        if (!key_first_time(loader, pending, 1u << 1, key))
+        if (!key_first_time(loader, pending, BACKEND_PATH, key))
             return;
-        /* Its meaning depends on the probe, which may come later. */
-        if (!(pending->keys_seen & 1u) || backend->probe == PROBE_SOCKET) {
-            pending->path_where = (struct source_location){loader->file, loader->line};
+        pending->path_where = here;
+        /* Its meaning depends on the probe, which may come later: judged
+         * once the section is read, unless it is a xenstore path already. */
+        if (!backend_is_plain_xenstore(pending)) {
             r = replace_string(&pending->path_value, value);
         } else if (check_xenstore_path(value) < 0) {
             loader_error(loader, loader->line,
@@ -605,8 +650,9 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
             r = set_text(loader->model, &backend->xenstore_path, value, false);
         }
     } else if (strcmp(key, "value") == 0) {
-        if (!key_first_time(loader, pending, 1u << 2, key))
+        if (!key_first_time(loader, pending, BACKEND_VALUE, key))
             return;
+        pending->value_where = here;
         if (strlen(value) > CONFIG_VALUE_MAX) {
             loader_error(loader, loader->line, "value for backend %s is longer than %d",
                          backend->name, CONFIG_VALUE_MAX);
@@ -614,9 +660,9 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
         }
         r = set_text(loader->model, &pending->value, value, true);
     } else if (strcmp(key, "frontend") == 0) {
-        if (!key_first_time(loader, pending, 1u << 3, key))
+        if (!key_first_time(loader, pending, BACKEND_FRONTEND, key))
             return;
-        pending->frontend_where = (struct source_location){loader->file, loader->line};
+        pending->frontend_where = here;
         r = replace_string(&pending->frontend_name, value);
     } else if (backend_set_extra(loader, pending, key, value) == 0) {
         return;
@@ -1003,80 +1049,58 @@ static void resolve_frontend(struct loader *loader, struct pending *pending)
     }
 }
 
-/* A path given before its probe, the keys of the socket, unit and announce
- * probes, and liveness. Returns true when the backend needs none of the
- * xenstore checks that follow. */
-static bool resolve_backend_extra(struct loader *loader, struct pending *pending)
+/* The keys that only some probes take, each refused at its own line when the
+ * backend's probe is not one of them (keys may come before probe =, so this
+ * is only known once the section is read). */
+static void refuse_other_probes_keys(struct loader *loader, const struct pending *pending)
 {
-    struct backend *backend = pending->object;
+    const struct backend *backend = pending->object;
     struct config_report *report = loader->report;
-    const char *file = pending->where.file;
-    unsigned int line = pending->where.line;
-    const char *path = pending->path_value;
+    unsigned int seen = pending->keys_seen;
+    bool device_model = seen & BACKEND_DEVICE_MODEL;
+    bool xenstore = backend->probe == PROBE_XENSTORE && !device_model;
+    const struct source_location *at;
 
-    if (path && backend->probe == PROBE_SOCKET) {
-        if (check_socket_path(path) < 0)
-            report_add(report, true, pending->path_where.file, pending->path_where.line,
-                       "bad socket path \"%s\" for backend %s: an absolute path of at most 107 "
-                       "characters", path, backend->name);
-        else if (set_text(loader->model, &backend->socket_path, path, false) < 0)
-            report_add(report, true, file, line, "out of memory");
-        else
-            warn_hidden_path(report, pending->path_where.file, pending->path_where.line,
-                             "socket", path, backend->name);
-    } else if (path && backend->probe == PROBE_XENSTORE) {
-        if (check_xenstore_path(path) < 0)
-            report_add(report, true, pending->path_where.file, pending->path_where.line,
-                       "bad xenstore path \"%s\" for backend %s: letters, digits and -/_@, no "
-                       "empty component, at most %d characters", path, backend->name,
-                       CONFIG_PATH_MAX);
-        else if (set_text(loader->model, &backend->xenstore_path, path, false) < 0)
-            report_add(report, true, file, line, "out of memory");
-    } else if (path) {
-        report_add(report, true, pending->path_where.file, pending->path_where.line,
+    at = &pending->path_where;
+    if ((seen & BACKEND_PATH) && device_model)
+        report_add(report, true, at->file, at->line,
+                   "backend %s: path = is not for probe = device-model, which sets path and "
+                   "value itself; use probe = xenstore to choose them", backend->name);
+    else if ((seen & BACKEND_PATH) && !xenstore && backend->probe != PROBE_SOCKET)
+        report_add(report, true, at->file, at->line,
                    "backend %s: path = is only for probe = socket and probe = xenstore",
                    backend->name);
-    }
-    if (backend->pidfile && backend->liveness_unit)
-        report_add(report, true, file, line,
-                   "backend %s: use pidfile = or liveness-unit = for liveness, not both",
-                   backend->name);
-    if (pending->unit && backend->probe != PROBE_UNIT)
-        report_add(report, true, file, line,
+    at = &pending->value_where;
+    if ((seen & BACKEND_VALUE) && device_model)
+        report_add(report, true, at->file, at->line,
+                   "backend %s: value = is not for probe = device-model, which sets path and "
+                   "value itself; use probe = xenstore to choose them", backend->name);
+    else if ((seen & BACKEND_VALUE) && !xenstore)
+        report_add(report, true, at->file, at->line,
+                   "backend %s: value = is only for probe = xenstore", backend->name);
+    at = &pending->frontend_where;
+    if ((seen & BACKEND_FRONTEND) && !device_model)
+        report_add(report, true, at->file, at->line,
+                   "backend %s: frontend = is only for probe = device-model", backend->name);
+    at = &pending->unit_where;
+    if ((seen & BACKEND_UNIT) && backend->probe != PROBE_UNIT)
+        report_add(report, true, at->file, at->line,
                    "backend %s: unit = is only for probe = unit (liveness-unit = works with any "
                    "probe)", backend->name);
+    at = &pending->owner_where;
     if (backend->owner == OWNER_UNIT && backend->probe == PROBE_SOCKET)
-        report_add(report, true, file, line,
+        report_add(report, true, at->file, at->line,
                    "backend %s: a socket's owner = is uid:NUMBER (who must own the socket "
                    "file)", backend->name);
-    else if (backend->owner != OWNER_NONE && backend->probe != PROBE_ANNOUNCE
+    else if ((seen & BACKEND_OWNER) && backend->probe != PROBE_ANNOUNCE
              && backend->probe != PROBE_SOCKET)
-        report_add(report, true, file, line,
+        report_add(report, true, at->file, at->line,
                    "backend %s: owner = is only for probe = announce and probe = socket",
                    backend->name);
-    if ((pending->keys_seen & (1u << 24)) && backend->probe != PROBE_SOCKET)
-        report_add(report, true, file, line,
+    at = &pending->follow_symlink_where;
+    if ((seen & BACKEND_FOLLOW_SYMLINK) && backend->probe != PROBE_SOCKET)
+        report_add(report, true, at->file, at->line,
                    "backend %s: follow-symlink = is only for probe = socket", backend->name);
-    if (backend->probe == PROBE_XENSTORE)
-        return false;
-
-    if (pending->frontend_name)
-        report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
-                   "backend %s: frontend = is only for probe = device-model", backend->name);
-    if (pending->value)
-        report_add(report, true, file, line, "backend %s: value = is only for probe = xenstore",
-                   backend->name);
-    if (backend->probe == PROBE_SOCKET && !backend->socket_path && !path)
-        report_add(report, true, file, line,
-                   "backend %s: probe = socket needs path = /PATH/OF/THE/SOCKET", backend->name);
-    if (backend->probe == PROBE_UNIT && !pending->unit)
-        report_add(report, true, file, line,
-                   "backend %s: probe = unit needs unit = NAME.service", backend->name);
-    if (backend->probe == PROBE_ANNOUNCE && backend->owner == OWNER_NONE)
-        report_add(report, true, file, line,
-                   "backend %s: probe = announce needs owner = uid:NUMBER or owner = unit:NAME",
-                   backend->name);
-    return true;
 }
 
 /* Gives the backend the keys of its own probe kind (struct backend has room
@@ -1094,46 +1118,47 @@ static void backend_take_probe_keys(struct backend *backend, const struct pendin
         backend->owner_unit = pending->owner_unit;
         break;
     case PROBE_SOCKET:
-        break;   /* its path = is resolved with the other kinds' paths */
+        break;   /* its path = is resolved below */
     }
 }
 
-static void resolve_backend(struct loader *loader, struct pending *pending)
+/* A path given before probe = (always, for a socket), checked as its kind's;
+ * refused ones were reported already. */
+static void resolve_backend_path(struct loader *loader, struct pending *pending)
 {
     struct backend *backend = pending->object;
     struct config_report *report = loader->report;
-    const char *file = pending->where.file;
-    unsigned int line = pending->where.line;
+    const char *path = pending->path_value;
+    const struct source_location *at = &pending->path_where;
+    if (!path || (pending->keys_seen & BACKEND_DEVICE_MODEL))
+        return;
+    if (backend->probe == PROBE_SOCKET) {
+        if (check_socket_path(path) < 0)
+            report_add(report, true, at->file, at->line,
+                       "bad socket path \"%s\" for backend %s: an absolute path of at most 107 "
+                       "characters", path, backend->name);
+        else if (set_text(loader->model, &backend->socket_path, path, false) < 0)
+            report_add(report, true, at->file, at->line, "out of memory");
+        else
+            warn_hidden_path(report, at->file, at->line, "socket", path, backend->name);
+    } else if (backend->probe == PROBE_XENSTORE) {
+        if (check_xenstore_path(path) < 0)
+            report_add(report, true, at->file, at->line,
+                       "bad xenstore path \"%s\" for backend %s: letters, digits and -/_@, no "
+                       "empty component, at most %d characters", path, backend->name,
+                       CONFIG_PATH_MAX);
+        else if (set_text(loader->model, &backend->xenstore_path, path, false) < 0)
+            report_add(report, true, at->file, at->line, "out of memory");
+    }
+}
 
-    if (!(pending->keys_seen & 1u)) {
-        report_add(report, true, file, line,
-                   "backend %s has no probe (probe = device-model, xenstore, socket, unit or "
-                   "announce)", backend->name);
-        return;
-    }
-    backend_take_probe_keys(backend, pending);
-    if (resolve_backend_extra(loader, pending))
-        return;
-    if (!(pending->keys_seen & (1u << 8))) {
-        if (pending->frontend_name)
-            report_add(report, true, pending->frontend_where.file, pending->frontend_where.line,
-                       "backend %s: frontend = is only for probe = device-model", backend->name);
-        if (!backend->xenstore_path)
-            report_add(report, true, file, line,
-                       "backend %s: probe = xenstore needs path = XENSTORE-PATH", backend->name);
-        if (!pending->value)
-            report_add(report, true, file, line,
-                       "backend %s: probe = xenstore needs value = EXPECTED-VALUE", backend->name);
-        return;
-    }
-    if (backend->xenstore_path || pending->value) {
-        report_add(report, true, file, line,
-                   "backend %s: probe = device-model sets path and value itself; use probe = "
-                   "xenstore to choose them", backend->name);
-        return;
-    }
-    if (!pending->frontend_name) {
-        report_add(report, true, file, line,
+/* probe = device-model: the xenstore probe of its frontend's QEMU. */
+static void resolve_device_model(struct loader *loader, struct pending *pending)
+{
+    struct backend *backend = pending->object;
+    struct config_report *report = loader->report;
+    if (!(pending->keys_seen & BACKEND_FRONTEND)) {
+        report_add(report, true, pending->where.file, pending->where.line,
                    "backend %s: probe = device-model needs frontend = NAME", backend->name);
         return;
     }
@@ -1148,7 +1173,75 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
     snprintf(path, sizeof(path), "device-model/%u/state", frontend->domid);
     if (set_text(loader->model, &backend->xenstore_path, path, false) < 0
         || set_text(loader->model, &backend->expected_value, "running", true) < 0)
-        report_add(report, true, file, line, "out of memory");
+        report_add(report, true, pending->where.file, pending->where.line, "out of memory");
+}
+
+/*
+ * The checks a backend needs once its section is read. A key refused by the
+ * probe is reported at its own line; a key missing, at the section header;
+ * a key given with a bad value was reported at its line and is not missing.
+ * After an unknown probe (reported at its line) the backend has no kind:
+ * only what holds for every kind is checked.
+ */
+static void resolve_backend(struct loader *loader, struct pending *pending)
+{
+    struct backend *backend = pending->object;
+    struct config_report *report = loader->report;
+    const char *file = pending->where.file;
+    unsigned int line = pending->where.line;
+    unsigned int seen = pending->keys_seen;
+
+    /* Liveness goes with any probe: the second of the two is refused. */
+    if (backend->pidfile && backend->liveness_unit) {
+        const struct source_location *second =
+            pending->pidfile_where.line > pending->liveness_unit_where.line
+                ? &pending->pidfile_where : &pending->liveness_unit_where;
+        report_add(report, true, second->file, second->line,
+                   "backend %s: use pidfile = or liveness-unit = for liveness, not both",
+                   backend->name);
+    }
+    if (!(seen & BACKEND_PROBE)) {
+        report_add(report, true, file, line,
+                   "backend %s has no probe (probe = device-model, xenstore, socket, unit or "
+                   "announce)", backend->name);
+        return;
+    }
+    if (pending->probe_unknown)
+        return;
+    backend_take_probe_keys(backend, pending);
+    refuse_other_probes_keys(loader, pending);
+    resolve_backend_path(loader, pending);
+    switch (backend->probe) {
+    case PROBE_SOCKET:
+        if (!(seen & BACKEND_PATH))
+            report_add(report, true, file, line,
+                       "backend %s: probe = socket needs path = /PATH/OF/THE/SOCKET",
+                       backend->name);
+        break;
+    case PROBE_UNIT:
+        if (!(seen & BACKEND_UNIT))
+            report_add(report, true, file, line,
+                       "backend %s: probe = unit needs unit = NAME.service", backend->name);
+        break;
+    case PROBE_ANNOUNCE:
+        if (!(seen & BACKEND_OWNER))
+            report_add(report, true, file, line,
+                       "backend %s: probe = announce needs owner = uid:NUMBER or owner = "
+                       "unit:NAME", backend->name);
+        break;
+    case PROBE_XENSTORE:
+        if (seen & BACKEND_DEVICE_MODEL) {
+            resolve_device_model(loader, pending);
+            break;
+        }
+        if (!(seen & BACKEND_PATH))
+            report_add(report, true, file, line,
+                       "backend %s: probe = xenstore needs path = XENSTORE-PATH", backend->name);
+        if (!(seen & BACKEND_VALUE))
+            report_add(report, true, file, line,
+                       "backend %s: probe = xenstore needs value = EXPECTED-VALUE", backend->name);
+        break;
+    }
 }
 
 /* The signal methods' parameters, and what they imply. */

@@ -178,6 +178,17 @@ static void assert_error(const char *name, unsigned int line, const char *text)
     assert_reported(name, line, "error", text);
 }
 
+/* The report has exactly the line "<dir>/NAME:LINE: error: MESSAGE". */
+static void assert_exact_error(const char *name, unsigned int line, const char *message)
+{
+    char expected[PATH_MAX + 1024];
+    snprintf(expected, sizeof(expected), "%s:%u: error: %s", path_of(name), line, message);
+    for (size_t i = 0; i < report.line_count; i++)
+        if (strcmp(report.lines[i], expected) == 0)
+            return;
+    ck_abort_msg("expected the line \"%s\" in the report:\n%s", expected, report_text());
+}
+
 /* No report line mentions text at all (e.g. a second file's name). */
 static void assert_not_reported(const char *text)
 {
@@ -563,6 +574,70 @@ START_TEST(test_duplicate_in_one_file)
 }
 END_TEST
 
+/* Bridges are looked up among bridges: a second [bridge] of the same name,
+ * in one file or in a drop-in, names the first. */
+START_TEST(test_duplicate_bridge_in_one_file)
+{
+    load_string(VALID
+                "[bridge domu1/pcie0]\n"                 /* 10 */
+                "device-tree-path = /pcie@20000000\n"
+                "backends = disk\n");
+    assert_invalid(1);
+    char message[PATH_MAX + 64];
+    snprintf(message, sizeof(message),
+             "duplicate section [bridge domu1/pcie0]; first defined at %s", location(MAIN, 7));
+    assert_exact_error(MAIN, 10, message);
+}
+END_TEST
+
+START_TEST(test_duplicate_bridge_across_files)
+{
+    write_file(MAIN, VALID);
+    write_file(DROPINS "/50-dup.conf",
+               "# the same bridge again\n"              /* 1 */
+               "[bridge domu1/pcie0]\n"                 /* 2 */
+               "device-tree-path = /pcie@20000000\n"
+               "backends = disk\n");
+    load(MAIN, DROPINS);
+    assert_invalid(1);
+    char message[PATH_MAX + 64];
+    snprintf(message, sizeof(message),
+             "duplicate section [bridge domu1/pcie0]; first defined at %s", location(MAIN, 7));
+    assert_exact_error(DROPINS "/50-dup.conf", 2, message);
+}
+END_TEST
+
+/* Names are unique within their kind only: a frontend, a backend and a
+ * bridge's FRONTEND or ID part may share one, before or after each other. */
+START_TEST(test_names_shared_across_kinds)
+{
+    load_string("[frontend domu1]\n"
+                "domid = 1\n"
+                "[backend domu1]\n"          /* a frontend's name, defined before it */
+                "probe = xenstore\n"
+                "path = a/b\n"
+                "value = 1\n"
+                "[backend pcie0]\n"          /* a frontend's name, defined after it */
+                "probe = announce\n"
+                "owner = uid:0\n"
+                "[frontend pcie0]\n"
+                "domid = 2\n"
+                "[bridge domu1/pcie0]\n"
+                "device-tree-path = /pcie@10000000\n"
+                "backends = domu1 pcie0\n"
+                "[bridge pcie0/domu1]\n"
+                "device-tree-path = /pcie@10000000\n"
+                "backends = domu1\n");
+    assert_loaded();
+    ck_assert_msg(report.line_count == 0, "unexpected report:\n%s", report_text());
+    ck_assert_uint_eq(model->frontend_count, 2);
+    ck_assert_uint_eq(model->backend_count, 2);
+    ck_assert_uint_eq(model->bridge_count, 2);
+    ck_assert_ptr_eq(model_find_bridge(model, "pcie0/domu1")->frontend,
+                     model_find_frontend(model, "pcie0"));
+}
+END_TEST
+
 /* A drop-in starts outside any section, not in the previous file's last. */
 START_TEST(test_dropin_starts_outside_sections)
 {
@@ -718,10 +793,122 @@ static const struct error_case device_model_cases[] = {
      "backend qemu: probe = device-model needs frontend = NAME", 1},
     {VALID "[backend qemu]\nprobe = device-model\nfrontend = ghost\n", 12,
      "backend qemu refers to unknown frontend \"ghost\"", 1},
-    {VALID "[backend qemu]\nprobe = device-model\nfrontend = domu1\npath = a/b\n", 10,
-     "probe = device-model sets path and value itself", 1},
 };
 ERROR_CASE_TEST(test_device_model_probe, device_model_cases)
+
+/* A key the backend's probe does not take is reported at its own line (keys
+ * may come before probe =), with exactly this message, once. */
+static const struct error_case refused_key_cases[] = {
+    {VALID "[backend qemu]\n"              /* 10 */
+           "probe = device-model\n"        /* 11 */
+           "frontend = domu1\n"            /* 12 */
+           "path = a/b\n",                 /* 13 */
+     13, "backend qemu: path = is not for probe = device-model, which sets path and value "
+         "itself; use probe = xenstore to choose them", 1},
+    {VALID "[backend qemu]\n"              /* 10 */
+           "value = running\n"             /* 11 */
+           "probe = device-model\n"        /* 12 */
+           "frontend = domu1\n",           /* 13 */
+     11, "backend qemu: value = is not for probe = device-model, which sets path and value "
+         "itself; use probe = xenstore to choose them", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "probe = xenstore\n"            /* 11 */
+           "path = a/b\n"                  /* 12 */
+           "value = 4\n"                   /* 13 */
+           "frontend = domu1\n",           /* 14 */
+     14, "backend net: frontend = is only for probe = device-model", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "frontend = domu1\n"            /* 11 */
+           "probe = socket\n"              /* 12 */
+           "path = /run/net.sock\n",       /* 13 */
+     11, "backend net: frontend = is only for probe = device-model", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "probe = unit\n"                /* 11 */
+           "unit = net.service\n"          /* 12 */
+           "value = 4\n",                  /* 13 */
+     13, "backend net: value = is only for probe = xenstore", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "probe = unit\n"                /* 11 */
+           "path = backend/net\n"          /* 12 */
+           "unit = net.service\n",         /* 13 */
+     12, "backend net: path = is only for probe = socket and probe = xenstore", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "unit = net.service\n"          /* 11 */
+           "probe = xenstore\n"            /* 12 */
+           "path = a/b\n"                  /* 13 */
+           "value = 4\n",                  /* 14 */
+     11, "backend net: unit = is only for probe = unit (liveness-unit = works with any probe)",
+     1},
+    {VALID "[backend net]\n"               /* 10 */
+           "probe = xenstore\n"            /* 11 */
+           "owner = uid:0\n"               /* 12 */
+           "path = a/b\n"                  /* 13 */
+           "value = 4\n",                  /* 14 */
+     12, "backend net: owner = is only for probe = announce and probe = socket", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "probe = socket\n"              /* 11 */
+           "path = /run/net.sock\n"        /* 12 */
+           "owner = unit:net.service\n",   /* 13 */
+     13, "backend net: a socket's owner = is uid:NUMBER (who must own the socket file)", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "follow-symlink = yes\n"        /* 11 */
+           "probe = announce\n"            /* 12 */
+           "owner = uid:0\n",              /* 13 */
+     11, "backend net: follow-symlink = is only for probe = socket", 1},
+    {VALID "[backend net]\n"               /* 10 */
+           "probe = socket\n"              /* 11 */
+           "pidfile = /run/net.pid\n"      /* 12 */
+           "path = /run/net.sock\n"        /* 13 */
+           "liveness-unit = net.service\n", /* 14 */
+     14, "backend net: use pidfile = or liveness-unit = for liveness, not both", 1},
+};
+
+START_TEST(test_refused_key)
+{
+    load_string(refused_key_cases[_i].config);
+    assert_invalid(refused_key_cases[_i].errors);
+    assert_exact_error(MAIN, refused_key_cases[_i].line, refused_key_cases[_i].message);
+}
+END_TEST
+
+/* Each refused key at its own line: both of device-model's. */
+START_TEST(test_refused_keys_each_at_its_line)
+{
+    load_string(VALID "[backend qemu]\n"         /* 10 */
+                      "path = a/b\n"             /* 11 */
+                      "probe = device-model\n"   /* 12 */
+                      "value = 4\n"              /* 13 */
+                      "frontend = domu1\n");     /* 14 */
+    assert_invalid(2);
+    assert_exact_error(MAIN, 11, "backend qemu: path = is not for probe = device-model, which "
+                                 "sets path and value itself; use probe = xenstore to choose them");
+    assert_exact_error(MAIN, 13, "backend qemu: value = is not for probe = device-model, which "
+                                 "sets path and value itself; use probe = xenstore to choose them");
+}
+END_TEST
+
+/* An unknown probe is reported once, at its line; the backend has no kind,
+ * so nothing is said about what xenstore (or any other kind) would need. */
+START_TEST(test_unknown_probe_alone)
+{
+    load_string(VALID "[backend qemu]\n"   /* 10 */
+                      "probe = qemu\n");   /* 11 */
+    assert_invalid(1);
+    assert_exact_error(MAIN, 11, "unknown probe \"qemu\" for backend qemu (known: xenstore, "
+                                 "device-model, socket, unit, announce)");
+    assert_not_reported("needs");
+
+    /* Nor about the keys it has, which no kind can judge. */
+    load_string(VALID "[backend qemu]\n"          /* 10 */
+                      "frontend = domu1\n"        /* 11 */
+                      "probe = qemu\n"            /* 12 */
+                      "path = device-model/1\n"   /* 13 */
+                      "owner = uid:0\n");         /* 14 */
+    assert_invalid(1);
+    assert_exact_error(MAIN, 12, "unknown probe \"qemu\" for backend qemu (known: xenstore, "
+                                 "device-model, socket, unit, announce)");
+}
+END_TEST
 
 static const struct error_case xenstore_probe_cases[] = {
     {VALID "[backend net]\nprobe = xenstore\nvalue = 4\n", 10,
@@ -733,8 +920,6 @@ static const struct error_case xenstore_probe_cases[] = {
     {VALID "[backend net]\npath = a/b\nvalue = 4\n", 10, "backend net has no probe", 1},
     {VALID "[backend net]\nprobe = ping\npath = a/b\nvalue = 4\n", 11,
      "unknown probe \"ping\" for backend net", 1},
-    {VALID "[backend net]\nprobe = xenstore\npath = a/b\nvalue = 4\nfrontend = domu1\n", 14,
-     "frontend = is only for probe = device-model", 1},
 };
 ERROR_CASE_TEST(test_xenstore_probe, xenstore_probe_cases)
 
@@ -753,17 +938,30 @@ START_TEST(test_bad_xenstore_path)
                               bad_paths[_i]), 0);
     load_string(config);
     free(config);
-    assert_invalid(0);
+    /* Reported where it stands, and not as missing too. */
+    assert_invalid(1);
     char message[128];
     snprintf(message, sizeof(message), "bad xenstore path \"%s\" for backend net", bad_paths[_i]);
     assert_error(MAIN, 12, message);
+
+    /* Before probe =, it is checked once the probe is known. */
+    ck_assert_int_ge(asprintf(&config,
+                              VALID "[backend net]\n"   /* 10 */
+                                    "path = %s\n"        /* 11 */
+                                    "probe = xenstore\n"
+                                    "value = 4\n",
+                              bad_paths[_i]), 0);
+    load_string(config);
+    free(config);
+    assert_invalid(1);
+    assert_error(MAIN, 11, message);
 }
 END_TEST
 
 START_TEST(test_empty_xenstore_path)
 {
     load_string(VALID "[backend net]\nprobe = xenstore\npath =\nvalue = 4\n");
-    assert_invalid(0);
+    assert_invalid(1);
     assert_error(MAIN, 12, "bad xenstore path \"\" for backend net");
 }
 END_TEST
@@ -1269,6 +1467,9 @@ static Suite *config_suite(void)
     add_case(s, "duplicate_across_files", test_duplicate_across_files, 0);
     add_case(s, "duplicate_between_dropins", test_duplicate_between_dropins, 0);
     add_case(s, "duplicate_in_one_file", test_duplicate_in_one_file, 0);
+    add_case(s, "duplicate_bridge_in_one_file", test_duplicate_bridge_in_one_file, 0);
+    add_case(s, "duplicate_bridge_across_files", test_duplicate_bridge_across_files, 0);
+    add_case(s, "names_shared_across_kinds", test_names_shared_across_kinds, 0);
     add_case(s, "dropin_starts_outside_sections", test_dropin_starts_outside_sections, 0);
     add_case(s, "dropin_line_numbers", test_dropin_line_numbers, 0);
 
@@ -1289,6 +1490,9 @@ static Suite *config_suite(void)
     ADD_TABLE_CASE(s, "key_set_twice", test_key_set_twice, key_twice_cases);
     ADD_TABLE_CASE(s, "syntax_error", test_syntax_error, syntax_cases);
     ADD_TABLE_CASE(s, "device_model_probe", test_device_model_probe, device_model_cases);
+    ADD_TABLE_CASE(s, "refused_key", test_refused_key, refused_key_cases);
+    add_case(s, "refused_keys_each_at_its_line", test_refused_keys_each_at_its_line, 0);
+    add_case(s, "unknown_probe_alone", test_unknown_probe_alone, 0);
     ADD_TABLE_CASE(s, "xenstore_probe", test_xenstore_probe, xenstore_probe_cases);
     ADD_TABLE_CASE(s, "bad_xenstore_path", test_bad_xenstore_path, bad_paths);
     add_case(s, "empty_xenstore_path", test_empty_xenstore_path, 0);

@@ -272,6 +272,9 @@ START_TEST(config_keys_of_the_probes)
 }
 END_TEST
 
+/* Every report line, exactly and in order. HEAD is 5 lines: [backend b] is
+ * line 6, its keys start at 7. A key that the backend's probe does not take
+ * is reported at its own line, whether it comes before or after probe =. */
 START_TEST(config_errors_of_the_probes)
 {
     struct {
@@ -282,37 +285,85 @@ START_TEST(config_errors_of_the_probes)
          "107 characters\n"},
         {HEAD "[backend b]\nprobe = socket\n",
          ":6: error: backend b: probe = socket needs path = /PATH/OF/THE/SOCKET\n"},
+        /* A key given with a bad value is reported there, not as missing too. */
         {HEAD "[backend b]\nprobe = unit\nunit = noperiod\n",
          ":8: error: bad unit \"noperiod\" for backend b: a systemd unit name such as "
-         "vhost-device-i2c.service\n:6: error: backend b: probe = unit needs unit = NAME.service\n"},
+         "vhost-device-i2c.service\n"},
         {HEAD "[backend b]\nprobe = announce\nowner = root\n",
-         ":8: error: bad owner \"root\" for backend b: expected uid:NUMBER or unit:NAME.service\n"
-         ":6: error: backend b: probe = announce needs owner = uid:NUMBER or owner = unit:NAME\n"},
+         ":8: error: bad owner \"root\" for backend b: expected uid:NUMBER or unit:NAME.service\n"},
         {HEAD "[backend b]\nprobe = unit\nunit = u.service\nowner = uid:1\n",
-         ":6: error: backend b: owner = is only for probe = announce and probe = socket\n"},
+         ":9: error: backend b: owner = is only for probe = announce and probe = socket\n"},
         {HEAD "[backend b]\nvalue = 4\nunit = a.service\nowner = unit:b.service\nprobe = socket\n"
               "path = /s\n",
-         ":6: error: backend b: unit = is only for probe = unit (liveness-unit = works with any "
-         "probe)\n:6: error: backend b: a socket's owner = is uid:NUMBER (who must own the "
-         "socket file)\n:6: error: backend b: value = is only for probe = xenstore\n"},
+         ":7: error: backend b: value = is only for probe = xenstore\n"
+         ":8: error: backend b: unit = is only for probe = unit (liveness-unit = works with any "
+         "probe)\n"
+         ":9: error: backend b: a socket's owner = is uid:NUMBER (who must own the socket "
+         "file)\n"},
         {HEAD "[backend b]\nprobe = socket\npath = /s\nfollow-symlink = always\n",
          ":9: error: bad follow-symlink \"always\" for backend b: expected yes or no\n"},
         {HEAD "[backend b]\nprobe = announce\nowner = uid:0\nfollow-symlink = yes\n",
-         ":6: error: backend b: follow-symlink = is only for probe = socket\n"},
+         ":9: error: backend b: follow-symlink = is only for probe = socket\n"},
+        {HEAD "[backend b]\nfollow-symlink = no\nprobe = unit\nunit = u.service\n",
+         ":7: error: backend b: follow-symlink = is only for probe = socket\n"},
+        /* The second of the two liveness keys is the one refused. */
         {HEAD "[backend b]\nprobe = socket\npath = /s\npidfile = /p\nliveness-unit = a.service\n",
-         ":6: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
+         ":10: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
+        {HEAD "[backend b]\nliveness-unit = a.service\nprobe = socket\npath = /s\npidfile = /p\n",
+         ":10: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
         {HEAD "timeout = soon\n[backend b]\nprobe = announce\nowner = uid:0\n",
          ":6: error: bad timeout \"soon\" for bridge domu1/pcie0: expected seconds from 0 (none) "
          "to 86400\n"},
+        /* path = after probe = unit used to be taken as a xenstore path and
+         * dropped without a word. */
+        {HEAD "[backend b]\nprobe = unit\nunit = u.service\npath = /x\n",
+         ":9: error: backend b: path = is only for probe = socket and probe = xenstore\n"},
+        {HEAD "[backend b]\npath = /x\nprobe = announce\nowner = uid:0\n",
+         ":7: error: backend b: path = is only for probe = socket and probe = xenstore\n"},
+        {HEAD "[backend b]\nprobe = device-model\nfrontend = domu1\nvalue = running\n",
+         ":9: error: backend b: value = is not for probe = device-model, which sets path and "
+         "value itself; use probe = xenstore to choose them\n"},
+        {HEAD "[backend b]\npath = device-model/5/state\nprobe = device-model\nfrontend = domu1\n",
+         ":7: error: backend b: path = is not for probe = device-model, which sets path and "
+         "value itself; use probe = xenstore to choose them\n"},
+        /* A refused path is not judged as a path besides. */
+        {HEAD "[backend b]\npath = a//b\nprobe = device-model\nfrontend = domu1\n",
+         ":7: error: backend b: path = is not for probe = device-model, which sets path and "
+         "value itself; use probe = xenstore to choose them\n"},
+        {HEAD "[backend b]\nprobe = unit\nunit = u.service\npath = not a path\n",
+         ":9: error: backend b: path = is only for probe = socket and probe = xenstore\n"},
+        {HEAD "[backend b]\nprobe = socket\npath = /s\nfrontend = domu1\n",
+         ":9: error: backend b: frontend = is only for probe = device-model\n"},
+        {HEAD "[backend b]\nunit = a.service\nprobe = announce\nowner = uid:0\n",
+         ":7: error: backend b: unit = is only for probe = unit (liveness-unit = works with any "
+         "probe)\n"},
+        {HEAD "[backend b]\nprobe = xenstore\npath = a\nvalue = 1\nowner = uid:0\n",
+         ":10: error: backend b: owner = is only for probe = announce and probe = socket\n"},
+        /* An unknown probe is reported once: the backend has no kind, and
+         * none of its keys is judged by one (nor missing for one). */
         {HEAD "[backend b]\nprobe = teleport\n",
          ":7: error: unknown probe \"teleport\" for backend b (known: xenstore, device-model, "
-         "socket, unit, announce)\n:6: error: backend b: probe = xenstore needs path = "
-         "XENSTORE-PATH\n:6: error: backend b: probe = xenstore needs value = EXPECTED-VALUE\n"},
+         "socket, unit, announce)\n"},
+        {HEAD "[backend b]\nprobe = qemu\npath = /x\nvalue = 1\nunit = a.service\nowner = uid:0\n"
+              "frontend = domu1\nfollow-symlink = yes\n",
+         ":7: error: unknown probe \"qemu\" for backend b (known: xenstore, device-model, "
+         "socket, unit, announce)\n"},
+        /* What holds for every kind is still checked. */
+        {HEAD "[backend b]\nprobe = qemu\npidfile = /p\nliveness-unit = a.service\nowner = root\n"
+              "colour = red\n",
+         ":7: error: unknown probe \"qemu\" for backend b (known: xenstore, device-model, "
+         "socket, unit, announce)\n"
+         ":10: error: bad owner \"root\" for backend b: expected uid:NUMBER or unit:NAME.service\n"
+         ":11: error: unknown key \"colour\" in [backend b] (known: probe, path, value, frontend, "
+         "unit, owner, follow-symlink, pidfile, liveness-unit)\n"
+         ":9: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *report = load(cases[i].text, NULL);
+        struct model *model;
+        char *report = load(cases[i].text, &model);
         ck_assert_msg(strcmp(report, cases[i].expected) == 0, "case %zu:\n%s\nexpected:\n%s", i,
                       report, cases[i].expected);
+        ck_assert_msg(model == NULL, "case %zu: a model despite errors", i);
         free(report);
     }
 }
