@@ -19,28 +19,52 @@
 /* Exit codes, documented in xenreadyctl(1). */
 enum {
     EXIT_OK = 0,
-    EXIT_ERROR = 1,          /* the daemon answered with an error */
+    EXIT_ERROR = 1,          /* the daemon answered with an error; stdout unwritable */
     EXIT_USAGE = 2,
-    EXIT_UNREACHABLE = 3,    /* no daemon on the socket, or it broke off */
-    EXIT_TIMEOUT = 4,        /* wait: a bridge was still waiting at the timeout */
+    EXIT_UNREACHABLE = 3,    /* no daemon on the socket, or it went away */
+    EXIT_TIMEOUT = 124,      /* wait: a bridge was still waiting at the timeout, as
+                              * xenready-wait and timeout(1) */
+    EXIT_TIMEOUT_LEGACY = 4, /* earlier versions' timeout: XENREADY_TIMEOUT_STATUS=legacy */
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: xenreadyctl [--socket PATH] COMMAND\n"
+            "Usage: xenreadyctl [OPTION...] COMMAND [ARGUMENT...]\n"
             "\n"
             "Commands:\n"
             "  status [--json]                    bridges, their state and missing backends\n"
-            "  wait BRIDGE... [--timeout SECONDS] until every BRIDGE is ready (exit 4 on timeout)\n"
+            "  wait BRIDGE... [--timeout SECONDS] until every BRIDGE is ready (exit 124 on timeout)\n"
             "  reload                             make the daemon reload its configuration\n"
             "  ready BACKEND                      announce BACKEND ready (its owner only)\n"
             "  gone BACKEND                       announce BACKEND gone (its owner only)\n"
             "\n"
+            "Options (anywhere on the command line; \"--\" ends them):\n"
             "  -s, --socket PATH  the daemon's control socket (default %s)\n"
+            "      --json         status: print the daemon's answer as JSON\n"
+            "      --timeout SECONDS\n"
+            "                     wait: give up after SECONDS (0: only look)\n"
             "  -h, --help         show this help\n"
-            "      --version      show the version\n",
+            "      --version      show the version\n"
+            "\n"
+            "Exit status: 0 done (wait: all ready), 1 the daemon answered with an error,\n"
+            "2 usage, 3 the daemon could not be reached or went away, 124 wait timed out.\n",
             XENREADY_CONTROL_SOCKET);
+}
+
+/* Sends all of data; 0, or the errno that stopped it. */
+static int send_all(int fd, const char *data, size_t length)
+{
+    while (length > 0) {
+        ssize_t n = send(fd, data, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        data += n;
+        length -= (size_t)n;
+    }
+    return 0;
 }
 
 /* Sends one request and returns the parsed response, or NULL after printing
@@ -66,17 +90,17 @@ static struct json_object *control_call(const char *path, struct json_object *re
     struct json_object *response = NULL;
     char *buffer = NULL;
     size_t used = 0, size = 0;
+    bool complete = false;
     /* A daemon that refuses a client (a limit, its credentials) answers
-     * and closes without reading: the request may not go out (EPIPE) and a
-     * read past the answer may fail (ECONNRESET); the answer is there. */
-    int send_error = 0;
-    if (send(fd, text, length, MSG_NOSIGNAL) != (ssize_t)length
-        || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-        send_error = errno;
-        if (send_error != EPIPE && send_error != ECONNRESET) {
-            fprintf(stderr, "xenreadyctl: cannot send to xenreadyd: %s\n", strerror(errno));
-            goto out;
-        }
+     * and closes without reading all of the request: the request may not
+     * all go out (EPIPE, ECONNRESET) and a read past the answer may fail
+     * (ECONNRESET); the answer is there, and read up to its newline. */
+    int send_error = send_all(fd, text, length);
+    if (!send_error)
+        send_error = send_all(fd, "\n", 1);
+    if (send_error && send_error != EPIPE && send_error != ECONNRESET) {
+        fprintf(stderr, "xenreadyctl: cannot send to xenreadyd: %s\n", strerror(send_error));
+        goto out;
     }
     for (;;) {
         if (size - used < 4096) {
@@ -91,31 +115,35 @@ static struct json_object *control_call(const char *path, struct json_object *re
         ssize_t n = recv(fd, buffer + used, size - used - 1, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && send_error)
-            errno = send_error;
-        if (n < 0) {
-            fprintf(stderr, "xenreadyctl: cannot %s xenreadyd: %s\n",
-                    send_error ? "send to" : "read from", strerror(errno));
+        /* A reset is the daemon going away, as an end of file is: it
+         * closed (or died) with some of the request unread. */
+        if (n < 0 && errno != ECONNRESET) {
+            fprintf(stderr, "xenreadyctl: cannot read from xenreadyd: %s\n", strerror(errno));
             goto out;
         }
-        if (n == 0)
+        if (n <= 0)
             break;
         used += (size_t)n;
         /* The answer is one line: it is complete at its newline. */
-        if (memchr(buffer + used - n, '\n', (size_t)n))
+        if (memchr(buffer + used - n, '\n', (size_t)n)) {
+            complete = true;
             break;
-    }
-    if (used == 0 && send_error) {
-        fprintf(stderr, "xenreadyctl: cannot send to xenreadyd: %s\n", strerror(send_error));
-        goto out;
+        }
     }
     buffer[used] = '\0';
     response = json_tokener_parse(buffer);
-    if (!response || !json_object_is_type(response, json_type_object)) {
+    if (response && json_object_is_type(response, json_type_object))
+        goto out;
+    json_object_put(response);
+    response = NULL;
+    /* Nothing, or part of a line, then the end: the daemon stopped, was
+     * killed or restarted (during a wait, say) before it answered. */
+    if (used == 0)
+        fprintf(stderr, "xenreadyctl: xenreadyd went away before answering\n");
+    else if (!complete)
+        fprintf(stderr, "xenreadyctl: xenreadyd went away in the middle of its answer\n");
+    else
         fprintf(stderr, "xenreadyctl: xenreadyd sent an unreadable answer\n");
-        json_object_put(response);
-        response = NULL;
-    }
 out:
     free(buffer);
     close(fd);
@@ -267,21 +295,27 @@ static void print_status_table(struct json_object *response, bool colour)
     }
 }
 
-static int command_status(const char *socket_path, int argc, char **argv)
+/* What the command line asked for: options may come anywhere, before or
+ * after the command and its arguments. */
+struct invocation {
+    const char *socket_path;
+    bool json;                   /* status --json */
+    const char *timeout;         /* wait --timeout, as given; NULL when not */
+    const char *command;
+    char **arguments;            /* the command's, in order */
+    int argument_count;
+};
+
+static int command_status(const struct invocation *how)
 {
-    bool json = false;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else {
-            fprintf(stderr, "xenreadyctl: status: unknown argument \"%s\"\n", argv[i]);
-            return EXIT_USAGE;
-        }
+    if (how->argument_count > 0) {
+        fprintf(stderr, "xenreadyctl: status: unexpected argument \"%s\"\n", how->arguments[0]);
+        return EXIT_USAGE;
     }
     struct json_object *request = json_object_new_object();
     json_object_object_add(request, "version", json_object_new_int(XENREADY_CONTROL_VERSION));
     json_object_object_add(request, "command", json_object_new_string("status"));
-    struct json_object *response = control_call(socket_path, request);
+    struct json_object *response = control_call(how->socket_path, request);
     json_object_put(request);
     if (!response)
         return EXIT_UNREACHABLE;
@@ -291,7 +325,7 @@ static int command_status(const char *socket_path, int argc, char **argv)
         escape_strings(response);
         fprintf(stderr, "xenreadyctl: xenreadyd: %s\n", member_string(response, "error"));
         status = EXIT_ERROR;
-    } else if (json) {
+    } else if (how->json) {
         printf("%s\n", json_object_to_json_string_ext(response, JSON_C_TO_STRING_PRETTY
                                                                     | JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
@@ -324,41 +358,51 @@ static int response_status(struct json_object *response)
     return EXIT_ERROR;
 }
 
-static int command_wait(const char *socket_path, int argc, char **argv)
+/* The exit status of a wait that timed out: 124, or with
+ * XENREADY_TIMEOUT_STATUS=legacy the 4 of earlier versions, for scripts
+ * written against them. Anything else there is a usage error, found before
+ * the wait rather than at its end. */
+static int timeout_status(void)
 {
+    const char *compat = getenv("XENREADY_TIMEOUT_STATUS");
+    if (!compat || !compat[0])
+        return EXIT_TIMEOUT;
+    if (strcmp(compat, "legacy") == 0)
+        return EXIT_TIMEOUT_LEGACY;
+    fprintf(stderr, "xenreadyctl: XENREADY_TIMEOUT_STATUS is \"legacy\" or unset, not \"%s\"\n",
+            compat);
+    return -1;
+}
+
+static int command_wait(const struct invocation *how)
+{
+    int on_timeout = timeout_status();
+    if (on_timeout < 0)
+        return EXIT_USAGE;
     struct json_object *request = request_new("wait");
     struct json_object *bridges = json_object_new_array();
     json_object_object_add(request, "bridges", bridges);
     int status = EXIT_USAGE;
-    for (int i = 0; i < argc; i++) {
-        const char *value = NULL;
-        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-            value = argv[++i];
-        else if (strncmp(argv[i], "--timeout=", 10) == 0)
-            value = argv[i] + 10;
-        if (value) {
-            char *end;
-            errno = 0;
-            double seconds = strtod(value, &end);
-            if (!value[0] || *end || errno || !(seconds >= 0)) {
-                fprintf(stderr, "xenreadyctl: wait: --timeout takes seconds, not \"%s\"\n", value);
-                goto out;
-            }
-            json_object_object_add(request, "timeout", json_object_new_double(seconds));
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "xenreadyctl: wait: unknown argument \"%s\"\n", argv[i]);
+    if (how->timeout) {
+        const char *value = how->timeout;
+        char *end;
+        errno = 0;
+        double seconds = strtod(value, &end);
+        if (!value[0] || *end || errno || !(seconds >= 0)) {
+            fprintf(stderr, "xenreadyctl: wait: --timeout takes seconds, not \"%s\"\n", value);
             goto out;
-        } else {
-            json_object_array_add(bridges, json_object_new_string(argv[i]));
         }
+        json_object_object_add(request, "timeout", json_object_new_double(seconds));
     }
+    for (int i = 0; i < how->argument_count; i++)
+        json_object_array_add(bridges, json_object_new_string(how->arguments[i]));
     if (json_object_array_length(bridges) == 0) {
         fprintf(stderr, "xenreadyctl: wait: name at least one bridge (FRONTEND/BRIDGE)\n");
         goto out;
     }
     /* The daemon holds the connection and answers when the bridges are
      * ready or the timeout expires: no polling here. */
-    struct json_object *response = control_call(socket_path, request);
+    struct json_object *response = control_call(how->socket_path, request);
     if (!response) {
         status = EXIT_UNREACHABLE;
         goto out;
@@ -373,7 +417,7 @@ static int command_wait(const char *socket_path, int argc, char **argv)
         for (size_t i = 0; waiting && i < json_object_array_length(waiting); i++)
             fprintf(stderr, " %s", json_object_get_string(json_object_array_get_idx(waiting, i)));
         fprintf(stderr, "\n");
-        status = EXIT_TIMEOUT;
+        status = on_timeout;
     }
     json_object_put(response);
 out:
@@ -381,14 +425,14 @@ out:
     return status;
 }
 
-static int command_reload(const char *socket_path, int argc, char **argv)
+static int command_reload(const struct invocation *how)
 {
-    if (argc > 0) {
-        fprintf(stderr, "xenreadyctl: reload: unknown argument \"%s\"\n", argv[0]);
+    if (how->argument_count > 0) {
+        fprintf(stderr, "xenreadyctl: reload: unexpected argument \"%s\"\n", how->arguments[0]);
         return EXIT_USAGE;
     }
     struct json_object *request = request_new("reload");
-    struct json_object *response = control_call(socket_path, request);
+    struct json_object *response = control_call(how->socket_path, request);
     json_object_put(request);
     if (!response)
         return EXIT_UNREACHABLE;
@@ -403,15 +447,15 @@ static int command_reload(const char *socket_path, int argc, char **argv)
 }
 
 /* ready/gone NAME: only the backend's configured owner is accepted. */
-static int command_announce(const char *socket_path, const char *command, int argc, char **argv)
+static int command_announce(const struct invocation *how)
 {
-    if (argc != 1 || argv[0][0] == '-') {
-        fprintf(stderr, "xenreadyctl: %s: name exactly one backend\n", command);
+    if (how->argument_count != 1) {
+        fprintf(stderr, "xenreadyctl: %s: name exactly one backend\n", how->command);
         return EXIT_USAGE;
     }
-    struct json_object *request = request_new(command);
-    json_object_object_add(request, "backend", json_object_new_string(argv[0]));
-    struct json_object *response = control_call(socket_path, request);
+    struct json_object *request = request_new(how->command);
+    json_object_object_add(request, "backend", json_object_new_string(how->arguments[0]));
+    struct json_object *response = control_call(how->socket_path, request);
     json_object_put(request);
     if (!response)
         return EXIT_UNREACHABLE;
@@ -421,48 +465,120 @@ static int command_announce(const char *socket_path, const char *command, int ar
     return status;
 }
 
-int main(int argc, char **argv)
+static const struct {
+    const char *name;
+    int (*run)(const struct invocation *how);
+    bool json, timeout;          /* the command options it takes */
+} commands[] = {
+    {"status", command_status, true, false},
+    {"wait", command_wait, false, true},
+    {"reload", command_reload, false, false},
+    {"ready", command_announce, false, false},
+    {"gone", command_announce, false, false},
+};
+
+/* What was printed on standard output must have reached it: a full disk
+ * or a closed pipe fails the command (exit 1) instead of passing silently. */
+static int finish_stdout(int status)
 {
-    enum { OPTION_VERSION = 256 };
+    errno = 0;
+    bool failed = fflush(stdout) != 0;
+    int error = failed ? errno : 0;
+    failed = ferror(stdout) || failed;
+    /* A standard output closed from the start (">&-") is no error when
+     * nothing was written to it. */
+    if (!failed && fclose(stdout) != 0 && errno != EBADF) {
+        failed = true;
+        error = errno;
+    }
+    if (!failed)
+        return status;
+    if (error)
+        fprintf(stderr, "xenreadyctl: cannot write to standard output: %s\n", strerror(error));
+    else
+        fprintf(stderr, "xenreadyctl: cannot write to standard output\n");
+    return status == EXIT_OK ? EXIT_ERROR : status;
+}
+
+static int run(int argc, char **argv)
+{
+    enum { OPTION_VERSION = 256, OPTION_JSON, OPTION_TIMEOUT };
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, OPTION_JSON},
+        {"timeout", required_argument, NULL, OPTION_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPTION_VERSION},
         {0},
     };
-    const char *socket_path = XENREADY_CONTROL_SOCKET;
-    int option;
-    /* "+": options after the command belong to the command. */
-    while ((option = getopt_long(argc, argv, "+s:h", options, NULL)) != -1) {
+    struct invocation how = {.socket_path = XENREADY_CONTROL_SOCKET};
+    char **words = calloc((size_t)argc + 1, sizeof(*words));
+    if (!words) {
+        fprintf(stderr, "xenreadyctl: out of memory\n");
+        return EXIT_ERROR;
+    }
+    int word_count = 0, status = EXIT_USAGE, option;
+    /* "-": every word that is not an option comes back in order as
+     * option 1, so options may follow the command (even with
+     * POSIXLY_CORRECT set); "--" ends the options. */
+    while ((option = getopt_long(argc, argv, "-s:h", options, NULL)) != -1) {
         switch (option) {
+        case 1:
+            words[word_count++] = optarg;
+            break;
         case 's':
-            socket_path = optarg;
+            how.socket_path = optarg;
+            break;
+        case OPTION_JSON:
+            how.json = true;
+            break;
+        case OPTION_TIMEOUT:
+            how.timeout = optarg;
             break;
         case 'h':
             usage(stdout);
-            return EXIT_OK;
+            status = EXIT_OK;
+            goto out;
         case OPTION_VERSION:
             printf("xenreadyctl %s\n", XENREADY_VERSION);
-            return EXIT_OK;
+            status = EXIT_OK;
+            goto out;
         default:
             usage(stderr);
-            return EXIT_USAGE;
+            goto out;
         }
     }
-    if (optind >= argc) {
+    while (optind < argc)
+        words[word_count++] = argv[optind++];
+    if (word_count == 0) {
         usage(stderr);
-        return EXIT_USAGE;
+        goto out;
     }
-    const char *command = argv[optind];
-    if (strcmp(command, "status") == 0)
-        return command_status(socket_path, argc - optind - 1, argv + optind + 1);
-    if (strcmp(command, "wait") == 0)
-        return command_wait(socket_path, argc - optind - 1, argv + optind + 1);
-    if (strcmp(command, "reload") == 0)
-        return command_reload(socket_path, argc - optind - 1, argv + optind + 1);
-    if (strcmp(command, "ready") == 0 || strcmp(command, "gone") == 0)
-        return command_announce(socket_path, command, argc - optind - 1, argv + optind + 1);
-    fprintf(stderr, "xenreadyctl: unknown command \"%s\"\n", command);
+    how.command = words[0];
+    how.arguments = words + 1;
+    how.argument_count = word_count - 1;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(how.command, commands[i].name) != 0)
+            continue;
+        const char *stray = how.json && !commands[i].json          ? "--json"
+                            : how.timeout && !commands[i].timeout ? "--timeout"
+                                                                   : NULL;
+        if (stray) {
+            fprintf(stderr, "xenreadyctl: %s: %s is not an option of this command\n",
+                    how.command, stray);
+            goto out;
+        }
+        status = commands[i].run(&how);
+        goto out;
+    }
+    fprintf(stderr, "xenreadyctl: unknown command \"%s\"\n", how.command);
     usage(stderr);
-    return EXIT_USAGE;
+out:
+    free(words);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    return finish_stdout(run(argc, argv));
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,6 +26,11 @@
 
 #include "xenready-guest.h"
 
+/* The project's version, from CMake; a build without it still says so. */
+#ifndef XENREADY_VERSION
+#define XENREADY_VERSION "(version unknown)"
+#endif
+
 /* Linux 6.5 include/uapi/xen/evtchn.h; older headers lack it. */
 #ifndef IOCTL_EVTCHN_BIND_STATIC
 struct ioctl_evtchn_bind {
@@ -33,12 +39,14 @@ struct ioctl_evtchn_bind {
 #define IOCTL_EVTCHN_BIND_STATIC _IOC(_IOC_NONE, 'E', 7, sizeof(struct ioctl_evtchn_bind))
 #endif
 
+/* Documented in xenready-wait(1). */
 enum exit_code {
     EXIT_READY = 0,
-    EXIT_ERROR = 1,
+    EXIT_ERROR = 1,              /* also: standard output could not be written */
     EXIT_USAGE = 2,
-    EXIT_TIMEOUT = 3,
+    EXIT_TIMEOUT_LEGACY = 3,     /* earlier versions' timeout: XENREADY_TIMEOUT_STATUS=legacy */
     EXIT_ACTION_FAILED = 4,
+    EXIT_TIMEOUT = 124,          /* as xenreadyctl wait and timeout(1) */
 };
 
 enum action_kind { ACTION_NONE, ACTION_EXEC, ACTION_MODPROBE, ACTION_PCI_RESCAN };
@@ -275,7 +283,7 @@ static int run_action(enum action_kind kind, const char *argument)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: xenready-wait [OPTIONS] [BRIDGE...]\n"
+            "Usage: xenready-wait [OPTION...] [BRIDGE...]\n"
             "\n"
             "Waits in a Xen frontend guest until its bridges' backends are ready (xenready(7)),\n"
             "then runs at most one action, once.\n"
@@ -290,9 +298,11 @@ static void usage(FILE *out)
             "  -p, --pci-rescan          then write 1 to /sys/bus/pci/rescan\n"
             "  -v, --verbose             report every state read and event on stderr\n"
             "  -h, --help                show this help\n"
+            "      --version             show the version\n"
             "\n"
+            "Options may come before or after the bridges; \"--\" ends them.\n"
             "Exit status: 0 ready (and the action succeeded), 1 error, 2 usage,\n"
-            "3 timeout, 4 the action failed.\n");
+            "4 the action failed, 124 timeout.\n");
 }
 
 static void finish(struct waiter *waiter)
@@ -352,8 +362,48 @@ static int setup(struct waiter *waiter)
     return EXIT_READY;
 }
 
-int main(int argc, char **argv)
+/* The exit status of a timeout: 124, or with XENREADY_TIMEOUT_STATUS=legacy
+ * the 3 of earlier versions, for scripts and units written against them
+ * (SuccessExitStatus=3, say). Anything else there is a usage error, found
+ * at the start rather than at the timeout. */
+static int timeout_status(void)
 {
+    const char *compat = getenv("XENREADY_TIMEOUT_STATUS");
+    if (!compat || !compat[0])
+        return EXIT_TIMEOUT;
+    if (strcmp(compat, "legacy") == 0)
+        return EXIT_TIMEOUT_LEGACY;
+    fail("XENREADY_TIMEOUT_STATUS is \"legacy\" or unset, not \"%s\"", compat);
+    return -1;
+}
+
+/* What was printed on standard output (--help, --version) must have reached
+ * it: a full disk or a closed pipe fails the command instead of passing
+ * silently. */
+static int finish_stdout(int code)
+{
+    errno = 0;
+    bool failed = fflush(stdout) != 0;
+    int error = failed ? errno : 0;
+    failed = ferror(stdout) || failed;
+    /* A standard output closed from the start (">&-") is no error when
+     * nothing was written to it. */
+    if (!failed && fclose(stdout) != 0 && errno != EBADF) {
+        failed = true;
+        error = errno;
+    }
+    if (!failed)
+        return code;
+    if (error)
+        fail("cannot write to standard output: %s", strerror(error));
+    else
+        fail("cannot write to standard output");
+    return code == EXIT_READY ? EXIT_ERROR : code;
+}
+
+static int run(int argc, char **argv)
+{
+    enum { OPTION_VERSION = 256 };
     static const struct option options[] = {
         {"timeout", required_argument, NULL, 't'},
         {"evtchn", no_argument, NULL, 'e'},
@@ -363,6 +413,7 @@ int main(int argc, char **argv)
         {"pci-rescan", no_argument, NULL, 'p'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPTION_VERSION},
         {0},
     };
     struct waiter waiter = {0};
@@ -371,12 +422,24 @@ int main(int argc, char **argv)
     long long timeout_ms = -1;
     unsigned long number;
     int option;
-    while ((option = getopt_long(argc, argv, "t:es:x:m:pvh", options, NULL)) != -1) {
+    int code = EXIT_USAGE, on_timeout;
+    /* The bridge ids, wherever they are among the options. */
+    const char **ids = calloc((size_t)argc + 1, sizeof(*ids));
+    size_t id_count = 0;
+    if (!ids)
+        return EXIT_ERROR;
+    /* "-": every word that is not an option comes back in order as
+     * option 1, so options may follow the bridges (even with
+     * POSIXLY_CORRECT set); "--" ends the options. */
+    while ((option = getopt_long(argc, argv, "-t:es:x:m:pvh", options, NULL)) != -1) {
         switch (option) {
+        case 1:
+            ids[id_count++] = optarg;
+            break;
         case 't':
             if (!parse_number(optarg, 86400 * 365, &number)) {
                 fail("bad timeout \"%s\": expected whole seconds", optarg);
-                return EXIT_USAGE;
+                goto out;
             }
             timeout_ms = (long long)number * 1000;
             break;
@@ -386,12 +449,14 @@ int main(int argc, char **argv)
         case 's': {
             if (!parse_number(optarg, 0x7FFFFFFF, &number) || number == 0) {
                 fail("bad static event channel port \"%s\"", optarg);
-                return EXIT_USAGE;
+                goto out;
             }
             struct static_channel *grown = realloc(waiter.statics,
                                                    (waiter.static_count + 1) * sizeof(*grown));
-            if (!grown)
-                return EXIT_ERROR;
+            if (!grown) {
+                code = EXIT_ERROR;
+                goto out;
+            }
             waiter.statics = grown;
             grown[waiter.static_count++] = (struct static_channel){.port = (unsigned int)number};
             break;
@@ -401,7 +466,7 @@ int main(int argc, char **argv)
         case 'p':
             if (action != ACTION_NONE) {
                 fail("--exec, --modprobe and --pci-rescan exclude each other");
-                return EXIT_USAGE;
+                goto out;
             }
             action = option == 'x' ? ACTION_EXEC : option == 'm' ? ACTION_MODPROBE
                                                                  : ACTION_PCI_RESCAN;
@@ -412,35 +477,44 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return EXIT_READY;
+            code = EXIT_READY;
+            goto out;
+        case OPTION_VERSION:
+            printf("xenready-wait %s\n", XENREADY_VERSION);
+            code = EXIT_READY;
+            goto out;
         default:
             usage(stderr);
-            return EXIT_USAGE;
+            goto out;
         }
     }
-    waiter.bridge_count = (size_t)(argc - optind);
+    while (optind < argc)
+        ids[id_count++] = argv[optind++];
+    if ((on_timeout = timeout_status()) < 0)
+        goto out;
+    waiter.bridge_count = id_count;
     if (!waiter.bridge_count && !waiter.static_count) {
         fail("name at least one bridge or --static-evtchn PORT");
         usage(stderr);
-        return EXIT_USAGE;
+        goto out;
     }
     if (waiter.use_evtchn && !waiter.bridge_count) {
         fail("--evtchn needs at least one bridge");
-        return EXIT_USAGE;
+        goto out;
     }
     waiter.bridges = calloc(waiter.bridge_count ? waiter.bridge_count : 1,
                             sizeof(*waiter.bridges));
-    if (!waiter.bridges)
-        return EXIT_ERROR;
+    if (!waiter.bridges) {
+        code = EXIT_ERROR;
+        goto out;
+    }
     for (size_t i = 0; i < waiter.bridge_count; i++) {
         struct bridge *bridge = &waiter.bridges[i];
-        bridge->id = argv[optind + (int)i];
+        bridge->id = ids[i];
         if (!valid_bridge_id(bridge->id)) {
             fail("bad bridge id \"%s\": letters, digits, '-' and '_', at most %d", bridge->id,
                  XENREADY_BRIDGE_ID_MAX);
-            free(waiter.bridges);
-            free(waiter.statics);
-            return EXIT_USAGE;
+            goto out;
         }
         /* Relative paths: the guest's own home, /local/domain/<own domid>. */
         snprintf(bridge->state_path, sizeof(bridge->state_path), "%s/%s/%s", XENREADY_DIRECTORY,
@@ -452,7 +526,7 @@ int main(int argc, char **argv)
         bridge->local_port = -1;
     }
 
-    int code = setup(&waiter);
+    code = setup(&waiter);
     long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
     /* Watches fire once when registered, which does the first read (and,
      * with --evtchn, the first bind); the loop then sleeps until an event. */
@@ -467,8 +541,14 @@ int main(int argc, char **argv)
             fds[count++] = (struct pollfd){.fd = xs_fileno(waiter.xs), .events = POLLIN};
         if (waiter.evtchn)
             fds[count++] = (struct pollfd){.fd = xenevtchn_fd(waiter.evtchn), .events = POLLIN};
-        long long left = deadline < 0 ? -1 : deadline - now_ms();
-        int n = left == 0 || left < -1 ? 0 : poll(fds, count, left < 0 ? -1 : (int)left);
+        /* -1: no deadline. Past it by any amount (1 ms too) is 0, never -1,
+         * and a long timeout is slept in pieces poll() can take. */
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            long long left = deadline - now_ms();
+            wait_ms = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int n = wait_ms == 0 ? 0 : poll(fds, count, wait_ms);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -476,6 +556,8 @@ int main(int argc, char **argv)
             code = EXIT_ERROR;
             break;
         }
+        if (n == 0 && wait_ms > 0 && now_ms() < deadline)
+            continue;            /* a piece of a long timeout */
         if (n == 0) {
             fprintf(stderr, "%s: timed out after %lld s; not ready:", program, timeout_ms / 1000);
             for (size_t i = 0; i < waiter.bridge_count; i++)
@@ -487,7 +569,7 @@ int main(int argc, char **argv)
                     fprintf(stderr, " static event channel %u (no event)",
                             waiter.statics[i].port);
             fputc('\n', stderr);
-            code = EXIT_TIMEOUT;
+            code = on_timeout;
             break;
         }
         if (waiter.evtchn && (fds[count - 1].revents & POLLIN))
@@ -497,8 +579,21 @@ int main(int argc, char **argv)
         say(&waiter, "ready");
         /* Close first: the action must not inherit our connections. */
         finish(&waiter);
+        free(ids);
         return run_action(action, action_argument);
     }
     finish(&waiter);
+    free(ids);
     return code;
+out:
+    /* Before anything was set up. */
+    free(waiter.bridges);
+    free(waiter.statics);
+    free(ids);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    return finish_stdout(run(argc, argv));
 }

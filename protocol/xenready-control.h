@@ -26,10 +26,15 @@
  * backends; a uid other than root has at most XENREADY_CONTROL_PER_UID_MAX
  * connections, of which at most XENREADY_CONTROL_WAITS_PER_UID_MAX are held
  * "wait"s (so its waits leave room for its other requests).
- * A client refused for a limit is told why ("too many clients ..."); the
- * daemon may answer it before reading its request, so a client reads the
- * answer up to its newline even when sending failed (EPIPE), and does not
+ * A client refused for its credentials or a limit is told why ("permission
+ * denied: ...", "too many clients ..."); the daemon may answer it before
+ * reading its request, so a client reads the answer up to its newline even
+ * when sending failed (EPIPE, ECONNRESET, or a short send), and does not
  * need the connection to end cleanly after it (ECONNRESET).
+ * A daemon that stops or is killed closes connections it has not answered
+ * (a held "wait", say) without an answer: an end of the connection, or a
+ * reset, before a complete line means the daemon went away, not that it
+ * answered (xenreadyctl: "xenreadyd went away before answering", status 3).
  *
  * "status" answers with:
  *   "bridges": [ { "name": "domu1/pcie0", "frontend": "domu1",
@@ -43,6 +48,8 @@
  *                  "signals": [ { "method": "xenstore",
  *                                 "target": "/local/domain/5/xenready/pcie0",
  *                                 "generation": 3, "error": null } ] } ],
+ *                  (method: "xenstore", "evtchn", "static-evtchn" or "sysrq";
+ *                   target may be null; generation is 0 but for xenstore)
  *   "backends": [ { "name": "qemu-domu1", "ready": false,
  *                   "detail": "… is \"initialising\", expected \"running\"",
  *                   "bridges": ["domu1/pcie0"] } ],
@@ -68,6 +75,7 @@
  * owner (a uid, or the systemd unit the peer process runs in) may:
  *   {"version": 1, "command": "ready", "backend": "scmi"}
  *   -> {"version": 1, "ok": true, "backend": "scmi", "ready": true}
+ *   ("ready": whether the backend is up now: false after "gone")
  * An unknown backend, one with another probe, or another peer is an error.
  *
  * Members may be added within a version; clients ignore what they do not know.

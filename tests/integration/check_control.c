@@ -422,7 +422,7 @@ START_TEST(wait_exit_codes)
     start(NULL);
     make_partly_ready();
     const char *timeout[] = {"wait", "domu1/pcie0", "domu1/virtio0", "--timeout", "0.2", NULL};
-    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, timeout), 4);
+    ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, timeout), 124);
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"wait", "domu1/virtio0",
                                                                        NULL}), 0);
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"wait", "domu1/nope",

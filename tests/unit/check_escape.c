@@ -507,7 +507,7 @@ START_TEST(ctl_daemon_errors_and_messages_are_escaped)
     static const char timed_out[] =
         "{\"version\": 1, \"ok\": true, \"ready\": false, \"waiting\": [\"domu1/\\u001b[2J\"]}\n";
     run = run_ctl(timed_out, (const char *const[]){"wait", "domu1/pcie0", NULL});
-    ck_assert_int_eq(run.status, 4);
+    ck_assert_int_eq(run.status, 124);
     ck_assert_str_eq(run.err, "xenreadyctl: wait: timed out; still waiting: domu1/\\x1b[2J\n");
     free(run.out);
     free(run.err);
