@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bridge-timeout.h"
 #include "config/config.h"
@@ -20,6 +20,7 @@
 #include "util/descriptor-reserve.h"
 #include "util/log.h"
 #include "util/notify.h"
+#include "util/pidfile.h"
 #include "util/model-log.h"
 #include "xen/xenstore.h"
 #include "xenstore-start.h"
@@ -80,15 +81,56 @@ static void daemon_send_status(struct daemon *daemon, const char *line)
     notify_systemd("STATUS=%s", escaped);
 }
 
+/* s6's readiness notification: a newline, then the descriptor closed. A
+ * reader gone is no reason to die of SIGPIPE: it is blocked for the write,
+ * and taken if the write raised it. */
+static void daemon_write_ready_fd(int fd)
+{
+    sigset_t pipe_signal, mask;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_signal, &mask);
+    ssize_t written;
+    while ((written = write(fd, "\n", 1)) < 0 && errno == EINTR)
+        ;
+    int error = written == 1 ? 0 : errno;
+    if (error == EPIPE)
+        sigtimedwait(&pipe_signal, NULL, &(struct timespec){0});
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    close(fd);
+    if (error)
+        log_message(LOG_WARNING, "cannot write to the readiness descriptor %d: %s", fd,
+                    strerror(error));
+}
+
 /* READY=1 once: after the first scan, or in wait-for-all mode once every
- * bridge is ready or degraded (its start-up timeout passed). */
+ * bridge is ready or degraded (its start-up timeout passed). An init script
+ * learns it at the same moment: the pidfile is written first, then the
+ * readiness descriptor gets its newline, then systemd is told. A pidfile
+ * that cannot be written stops the daemon (daemon_start() fails, or the
+ * loop ends with the error): a script waiting for it would wait in vain. */
 static void daemon_maybe_ready(struct daemon *daemon)
 {
-    if (daemon->ready_sent)
+    if (daemon->ready_sent || daemon->result < 0)
         return;
     const struct model *model = daemon->model;
     if (daemon->options.ready_when_all && model_settled_bridge_count(model) < model->bridge_count)
         return;
+    if (daemon->options.pidfile) {
+        int r = pidfile_write(daemon->options.pidfile);
+        if (r < 0) {
+            log_message(LOG_ERR, "cannot write the pidfile %s: %s; stopping",
+                        daemon->options.pidfile, strerror(-r));
+            daemon->result = r;
+            ev_break(daemon->loop, EVBREAK_ALL);
+            return;
+        }
+        daemon->pidfile_written = true;
+    }
+    if (daemon->options.ready_fd > 0) {
+        daemon_write_ready_fd(daemon->options.ready_fd);
+        daemon->options.ready_fd = 0;
+    }
     daemon->ready_sent = true;
     notify_systemd("READY=1");
 }
@@ -573,8 +615,8 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
     }
     if (daemon->xenstore)
         xenstore_start(daemon->xenstore);
-    uint64_t watchdog_usec = 0;
-    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec) {
+    uint64_t watchdog_usec = notify_watchdog_usec();
+    if (watchdog_usec) {
         /* Half the interval, as sd_watchdog_enabled(3) recommends. */
         ev_tstamp interval = (ev_tstamp)watchdog_usec / 2e6;
         ev_timer_set(&daemon->watchdog, interval, interval);
@@ -583,6 +625,8 @@ int daemon_start(struct daemon *daemon, const struct daemon_options *options,
     }
 
     daemon_update_status(daemon);
+    if (daemon->result < 0)
+        return daemon->result;   /* the pidfile could not be written */
     log_message(LOG_NOTICE, "started: %zu frontend(s), %zu bridge(s), %zu backend(s); %s",
                 daemon->model->frontend_count, daemon->model->bridge_count,
                 daemon->model->backend_count, daemon->status_line ? daemon->status_line : "");
@@ -621,6 +665,11 @@ void daemon_finish(struct daemon *daemon)
     model_free(daemon->model);
     free(daemon->status_line);
     free(daemon->state_directory);
+    /* Gone with the daemon, before the lock that a successor takes. */
+    if (daemon->pidfile_written)
+        pidfile_remove(daemon->options.pidfile);
+    if (daemon->options.ready_fd > 0)
+        close(daemon->options.ready_fd);   /* never ready: end of file for the reader */
     instance_unlock(daemon->lock_fd);
     if (daemon->loop)
         ev_loop_destroy(daemon->loop);

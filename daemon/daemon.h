@@ -31,6 +31,11 @@ struct daemon_options {
     gid_t control_group;
     /* READY=1 only once every bridge is ready or degraded (--ready-when=all). */
     bool ready_when_all;
+    /* Readiness for an init script, at the moment of READY=1: the pidfile
+     * then written (NULL: none; --pidfile), the descriptor then sent a
+     * newline and closed (0: none, as it is never below 3; --ready-fd). */
+    const char *pidfile;
+    int ready_fd;
 };
 
 struct daemon {
@@ -53,6 +58,7 @@ struct daemon {
     ev_prepare status_pending; /* STATUS= to refresh before the loop blocks */
     double reconnect_delay;  /* seconds before the next attempt */
     bool ready_sent;
+    bool pidfile_written;        /* removed again at exit */
     bool waited_for_xenstore;    /* at start: logged once */
     int lock_fd;                 /* instance-lock.h; -1: none */
     int result;              /* 0, or why the loop was stopped (negative errno) */

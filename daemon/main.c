@@ -4,6 +4,7 @@
  * its host bridges are up. See xenreadyd(8).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <stdbool.h>
@@ -33,11 +34,38 @@ static void usage(FILE *out)
             "      --control-group GROUP  members of GROUP may use the control socket too\n"
             "      --ready-when=WHEN      READY=1 to systemd after the first scan (\"scanned\",\n"
             "                             the default) or once every bridge is ready (\"all\")\n"
+            "      --pidfile PATH         write PATH when ready (at READY=1); removed at exit\n"
+            "      --ready-fd FD          write a newline to FD and close it when ready\n"
             "  -l, --log-level LEVEL      err, warning, notice, info (default) or debug\n"
+            "      --log-target TARGET    auto (the journal under systemd, else stderr, the\n"
+            "                             default), stderr or syslog\n"
             "  -v, --verbose              same as --log-level=debug\n"
             "  -h, --help                 show this help\n"
             "      --version              show the version\n",
             XENREADY_CONFIG_FILE, XENREADY_CONTROL_SOCKET);
+    if (!XENREADY_WITH_SYSTEMD)
+        fprintf(out, "\nBuilt without systemd: no journal, no socket activation, no probe = unit,\n"
+                     "liveness-unit = or owner = unit:NAME.\n");
+}
+
+/* --ready-fd: a descriptor open for writing, and not standard input, output
+ * or error, which the daemon closes once ready. */
+static int parse_ready_fd(const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long fd = strtol(text, &end, 10);
+    if (!text[0] || *end || errno || fd < 3 || fd > 0x7fffffff)
+        return -EINVAL;
+    int flags = fcntl((int)fd, F_GETFL);
+    if (flags < 0)
+        return -errno;
+    if ((flags & O_ACCMODE) == O_RDONLY)
+        return -EACCES;
+    if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -errno;
+    *out = (int)fd;
+    return 0;
 }
 
 /* /etc/xen/xenready.conf -> /etc/xen/xenready.d */
@@ -111,6 +139,9 @@ int main(int argc, char **argv)
         OPTION_VERSION,
         OPTION_CONTROL_GROUP,
         OPTION_READY_WHEN,
+        OPTION_PIDFILE,
+        OPTION_READY_FD,
+        OPTION_LOG_TARGET,
     };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
@@ -119,6 +150,9 @@ int main(int argc, char **argv)
         {"control-socket", required_argument, NULL, OPTION_CONTROL_SOCKET},
         {"control-group", required_argument, NULL, OPTION_CONTROL_GROUP},
         {"ready-when", required_argument, NULL, OPTION_READY_WHEN},
+        {"pidfile", required_argument, NULL, OPTION_PIDFILE},
+        {"ready-fd", required_argument, NULL, OPTION_READY_FD},
+        {"log-target", required_argument, NULL, OPTION_LOG_TARGET},
         {"log-level", required_argument, NULL, 'l'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -130,7 +164,7 @@ int main(int argc, char **argv)
         .control_socket = XENREADY_CONTROL_SOCKET,
     };
     bool check_only = false;
-    int option, priority;
+    int option, priority, target;
     while ((option = getopt_long(argc, argv, "c:l:vh", options, NULL)) != -1) {
         switch (option) {
         case 'c':
@@ -166,6 +200,35 @@ int main(int argc, char **argv)
                         optarg);
                 return EXIT_FAILURE;
             }
+            break;
+        case OPTION_PIDFILE:
+            if (optarg[0] != '/') {
+                fprintf(stderr, "xenreadyd: --pidfile takes an absolute path, not \"%s\"\n",
+                        optarg);
+                return EXIT_FAILURE;
+            }
+            daemon_options.pidfile = optarg;
+            break;
+        case OPTION_READY_FD: {
+            int r = parse_ready_fd(optarg, &daemon_options.ready_fd);
+            if (r == -EINVAL)
+                fprintf(stderr, "xenreadyd: --ready-fd takes a descriptor number, 3 or more, "
+                        "not \"%s\"\n", optarg);
+            else if (r < 0)
+                fprintf(stderr, "xenreadyd: --ready-fd %s: %s\n", optarg,
+                        r == -EACCES ? "not open for writing" : strerror(-r));
+            if (r < 0)
+                return EXIT_FAILURE;
+            break;
+        }
+        case OPTION_LOG_TARGET:
+            target = log_parse_target(optarg);
+            if (target < 0) {
+                fprintf(stderr, "xenreadyd: --log-target takes \"auto\", \"stderr\" or "
+                        "\"syslog\", not \"%s\"\n", optarg);
+                return EXIT_FAILURE;
+            }
+            log_set_target((enum log_target)target);
             break;
         case 'l':
             priority = log_parse_priority(optarg);

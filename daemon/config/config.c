@@ -32,6 +32,12 @@
 #define CONFIG_PATH_MAX 3072     /* XENSTORE_ABS_PATH_MAX */
 #define CONFIG_VALUE_MAX 1024
 
+/* Built without systemd (XENREADY_WITH_SYSTEMD 0), the daemon has no unit
+ * probe, unit liveness or unit owners: a configuration that uses one is
+ * refused at the line that does, in --check-config and at a reload too. */
+#define WITHOUT_SYSTEMD "needs a xenreadyd built with systemd (-DXENREADY_SYSTEMD=ON); this " \
+                        "one was built without it"
+
 enum section_kind { SECTION_NONE, SECTION_FRONTEND, SECTION_BRIDGE, SECTION_BACKEND };
 
 /* Where each key of the object being built was set, for later checks. */
@@ -546,6 +552,11 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
         if (!key_first_time(loader, pending, BACKEND_LIVENESS_UNIT, key))
             return 0;
         pending->liveness_unit_where = here;
+        if (!XENREADY_WITH_SYSTEMD) {
+            loader_error(loader, loader->line, "backend %s: liveness-unit = " WITHOUT_SYSTEMD
+                         " (pidfile = instead?)", backend->name);
+            return 0;
+        }
         set_unit_key(loader, backend, &backend->liveness_unit, key, value);
     } else if (strcmp(key, "owner") == 0) {
         if (!key_first_time(loader, pending, BACKEND_OWNER, key))
@@ -558,6 +569,9 @@ static int backend_set_extra(struct loader *loader, struct pending *pending, con
             && uid < 0xFFFFFFFFul) {
             backend->owner = OWNER_UID;
             backend->owner_uid = (unsigned int)uid;
+        } else if (strncmp(value, "unit:", 5) == 0 && !XENREADY_WITH_SYSTEMD) {
+            loader_error(loader, loader->line, "backend %s: owner = unit:NAME " WITHOUT_SYSTEMD
+                         " (owner = uid:NUMBER instead?)", backend->name);
         } else if (strncmp(value, "unit:", 5) == 0 && check_unit_name(value + 5) == 0) {
             backend->owner = OWNER_UNIT;
             if (set_text(loader->model, &pending->owner_unit, value + 5, false) < 0)
@@ -616,8 +630,15 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
     if (strcmp(key, "probe") == 0) {
         if (!key_first_time(loader, pending, BACKEND_PROBE, key))
             return;
-        if (backend_set_probe(backend, value) == 0)
+        if (backend_set_probe(backend, value) == 0) {
+            if (backend->probe == PROBE_UNIT && !XENREADY_WITH_SYSTEMD) {
+                /* As an unknown probe: this error, no kind's checks after it. */
+                pending->probe_unknown = true;
+                loader_error(loader, loader->line, "backend %s: probe = unit " WITHOUT_SYSTEMD
+                             " (probe = socket or announce instead?)", backend->name);
+            }
             return;
+        }
         if (strcmp(value, "xenstore") != 0 && strcmp(value, "device-model") != 0) {
             /* Reported here, once: the backend has no kind, so none of the
              * checks of a kind apply to it (its keys are not judged). */

@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#if XENREADY_WITH_SYSTEMD
 #include <systemd/sd-daemon.h>
+#endif
 #include <unistd.h>
 
 #include "control-request.h"
@@ -480,6 +482,7 @@ static void server_on_resume(struct ev_loop *loop, ev_timer *timer, int revents)
     server_resume(timer->data);
 }
 
+#if XENREADY_WITH_SYSTEMD
 /* The socket systemd passed (xenreadyd.socket), 0 when there is none. */
 static int server_adopt(struct control_server *server)
 {
@@ -502,6 +505,21 @@ static int server_adopt(struct control_server *server)
     log_message(LOG_INFO, "control socket %s passed by systemd", server->path);
     return 1;
 }
+#else
+/* Built without systemd: no socket activation. A socket passed all the
+ * same (xenreadyd.socket enabled) holds the path: refused with the reason,
+ * rather than "something listens" from server_listen(). */
+static int server_adopt(struct control_server *server)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+        return 0;
+    log_message(LOG_ERR, "systemd passed %s socket(s) for %s (xenreadyd.socket?), but this "
+                "xenreadyd was built without systemd (-DXENREADY_SYSTEMD=OFF) and cannot take "
+                "them over: disable xenreadyd.socket", fds, server->path);
+    return -EINVAL;
+}
+#endif
 
 /* Whether something listens at address: it takes a connection, or would if
  * its backlog had room. */

@@ -48,7 +48,8 @@ struct control_server_options {
 };
 
 /* Listens on options->path, or adopts the socket systemd passed
- * (sd_listen_fds(3), a .socket unit listening on the same path). */
+ * (sd_listen_fds(3), a .socket unit listening on the same path). Built
+ * without systemd, a socket passed is refused (-EINVAL, logged). */
 int control_server_new(struct control_server **out, struct ev_loop *loop,
                        const struct control_server_options *options,
                        const struct control_command *commands, size_t command_count,

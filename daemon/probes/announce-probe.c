@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if XENREADY_WITH_SYSTEMD
 #include <systemd/sd-login.h>
+#endif
 #include <time.h>
 
 #include "announce-store.h"
@@ -38,6 +40,33 @@ static struct announce_probe *to_announce(struct probe *probe)
 {
     return (struct announce_probe *)probe;
 }
+
+/* The unit and the control group a peer runs in (malloc'd), for owner =
+ * unit:NAME; NULL when unknown. Built without systemd, the configuration
+ * refuses such owners (config/config.c): nothing asks. */
+#if XENREADY_WITH_SYSTEMD
+static char *peer_unit(pid_t pid)
+{
+    char *unit = NULL;
+    return sd_pid_get_unit(pid, &unit) < 0 ? NULL : unit;
+}
+
+static char *peer_cgroup(pid_t pid)
+{
+    char *cgroup = NULL;
+    return sd_pid_get_cgroup(pid, &cgroup) < 0 ? NULL : cgroup;
+}
+#else
+static char *peer_unit(pid_t pid)
+{
+    return NULL;
+}
+
+static char *peer_cgroup(pid_t pid)
+{
+    return NULL;
+}
+#endif
 
 int announce_authorise(const struct backend *backend, uid_t uid, const char *peer_unit,
                        char *reason, size_t size)
@@ -126,9 +155,7 @@ static int records_add(struct announce_records *records, const struct backend *b
     records->records = grown;
     char owner[160];
     announce_owner_text(backend, owner, sizeof(owner));
-    char *cgroup = NULL;
-    if (backend->owner == OWNER_UNIT && sd_pid_get_cgroup(peer->pid, &cgroup) < 0)
-        cgroup = NULL;
+    char *cgroup = backend->owner == OWNER_UNIT ? peer_cgroup(peer->pid) : NULL;
     struct announce_record *record = &grown[records->count];
     *record = (struct announce_record){.backend = strdup(backend->name), .owner = strdup(owner),
                                        .cgroup = cgroup, .pid = peer->pid, .uid = peer->uid,
@@ -169,9 +196,7 @@ int announce_probe_announce(struct probe *base, struct model *model, const char 
         refusal_add(announce, name, peer, reason);
         return -EINVAL;
     }
-    char *unit = NULL;
-    if (backend->owner == OWNER_UNIT && sd_pid_get_unit(peer->pid, &unit) < 0)
-        unit = NULL;
+    char *unit = backend->owner == OWNER_UNIT ? peer_unit(peer->pid) : NULL;
     char why[384];
     int r = announce_authorise(backend, peer->uid, unit, why, sizeof(why));
     free(unit);

@@ -16,7 +16,11 @@ extern const struct probe_type announce_probe_type;
 const struct probe_type *const probe_types[] = {
     &xenstore_probe_type,
     &socket_probe_type,
+#if XENREADY_WITH_SYSTEMD
+    /* Also liveness-unit =. Without systemd, left out of the build, and
+     * refused by the configuration. */
     &unit_probe_type,
+#endif
     &pidfile_liveness_type,
     &announce_probe_type,
 };

@@ -7,19 +7,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#if XENREADY_WITH_SYSTEMD
 /* Without this, sd_journal_sendv() adds CODE_FILE=, CODE_LINE= and
  * CODE_FUNC= of its call site: log_emit() in this file, by its build-time
  * absolute path, in every entry; journalctl -o verbose would show that
  * instead of nothing. */
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
+#endif
 
 #include "escape.h"
 
 static int max_priority = LOG_INFO;
+static enum log_target target = LOG_TARGET_AUTO;
 static int journal_state = -1;   /* -1 unknown, 0 stderr, 1 journal */
 
 void log_set_max_priority(int priority)
@@ -30,6 +35,45 @@ void log_set_max_priority(int priority)
 int log_get_max_priority(void)
 {
     return max_priority;
+}
+
+/* The prefix is the priority as journald and syslog read it on a stream. */
+static void log_to_stderr(int priority, const char *text)
+{
+    fprintf(stderr, "<%d>%s\n", priority, text);
+}
+
+int log_parse_target(const char *text)
+{
+    static const char *const names[] = {
+        [LOG_TARGET_AUTO] = "auto", [LOG_TARGET_STDERR] = "stderr",
+        [LOG_TARGET_SYSLOG] = "syslog",
+    };
+    for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+        if (strcmp(text, names[i]) == 0)
+            return i;
+    return -EINVAL;
+}
+
+void log_set_target(enum log_target chosen)
+{
+    target = chosen;
+    /* Connected now (LOG_NDELAY), not at the first message: with every
+     * descriptor taken by then, that would have none. Facility daemon,
+     * identified as xenreadyd with its pid. */
+    if (target != LOG_TARGET_SYSLOG)
+        return;
+    openlog("xenreadyd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    /* syslog(3) says nothing of messages it cannot deliver: say once, on
+     * stderr, that nothing listens yet (it tries again at every message). */
+    struct sockaddr_un address = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0
+        && errno != EPROTOTYPE)   /* a stream socket listens: syslog(3) takes it too */
+        log_to_stderr(LOG_WARNING, "no syslog daemon listens on /dev/log yet: messages are lost "
+                                   "until one does");
+    if (fd >= 0)
+        close(fd);
 }
 
 int log_parse_priority(const char *text)
@@ -46,12 +90,15 @@ int log_parse_priority(const char *text)
 }
 
 /* systemd sets JOURNAL_STREAM to "dev:inode" of the stream it connected to our
- * stderr; only when that still is our stderr do structured fields make sense. */
+ * stderr; only when that still is our stderr do structured fields make sense.
+ * Built without systemd, never: the stream takes "<N>" lines all the same. */
 static bool log_to_journal(void)
 {
     if (journal_state >= 0)
         return journal_state;
     journal_state = 0;
+    if (!XENREADY_WITH_SYSTEMD)
+        return false;
     const char *stream = getenv("JOURNAL_STREAM");
     struct stat st;
     unsigned long long dev, ino;
@@ -59,12 +106,6 @@ static bool log_to_journal(void)
         && (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
         journal_state = 1;
     return journal_state;
-}
-
-/* The prefix is the priority as journald and syslog read it on a stream. */
-static void log_to_stderr(int priority, const char *text)
-{
-    fprintf(stderr, "<%d>%s\n", priority, text);
 }
 
 /* Room for a message as formatted, and for a field's "NAME=value" escaped. */
@@ -101,10 +142,15 @@ static void log_emit(int priority, const struct log_field *extra, size_t extra_c
     log_field(message, sizeof(message), "MESSAGE", text);
     const char *escaped = message + PREFIX;
 
-    if (!log_to_journal()) {
+    if (target == LOG_TARGET_SYSLOG) {
+        syslog(priority, "%s", escaped);
+        return;
+    }
+    if (target == LOG_TARGET_STDERR || !log_to_journal()) {
         log_to_stderr(priority, escaped);
         return;
     }
+#if XENREADY_WITH_SYSTEMD
     /* Each field is "NAME=value"; sd_journal_sendv() takes them as iovecs. */
     char fields[1 + LOG_FIELDS_MAX][LOG_FIELD_MAX];
     size_t count = 0;
@@ -120,6 +166,7 @@ static void log_emit(int priority, const struct log_field *extra, size_t extra_c
      * message tries the journal again. */
     if (sd_journal_sendv(iov, (int)count + 1) < 0)
         log_to_stderr(priority, escaped);
+#endif
 }
 
 void log_message(int priority, const char *format, ...)

@@ -3,7 +3,9 @@
  * Logging. Under journald (JOURNAL_STREAM matches our stderr) messages go
  * through sd_journal_send() with structured fields; elsewhere, and for a
  * message the journal refuses, to stderr with sd-daemon "<N>" priority
- * prefixes, which journald and systemd also parse.
+ * prefixes, which journald and systemd also parse. A build without systemd
+ * (XENREADY_WITH_SYSTEMD 0) has no journal: stderr. log_set_target() can
+ * choose stderr, or syslog(3) (facility daemon) for an init script.
  *
  * The message, once formatted, and every field value are escaped as
  * util/escape.h says, so a call logs exactly one line whatever its arguments
@@ -20,6 +22,16 @@ struct log_field {
     const char *name;
     const char *value;
 };
+
+enum log_target {
+    LOG_TARGET_AUTO,     /* the journal when it is our stderr, else stderr (the default) */
+    LOG_TARGET_STDERR,   /* stderr, "<N>" prefixes, even under journald */
+    LOG_TARGET_SYSLOG,   /* syslog(3): /dev/log, facility daemon, ident xenreadyd[pid] */
+};
+/* Parses "auto", "stderr", "syslog"; -EINVAL for anything else. */
+int log_parse_target(const char *text);
+/* Opens the syslog connection at once for LOG_TARGET_SYSLOG. */
+void log_set_target(enum log_target target);
 
 void log_set_max_priority(int priority);   /* LOG_ERR … LOG_DEBUG; default LOG_INFO */
 int log_get_max_priority(void);

@@ -52,6 +52,11 @@ int state_file_write(const char *path, const char *text)
     int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    return state_file_commit(fd, temporary, path, text);
+}
+
+int state_file_commit(int fd, const char *temporary, const char *path, const char *text)
+{
     int r = 0;
     size_t length = strlen(text);
     ssize_t written = write(fd, text, length);

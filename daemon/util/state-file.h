@@ -18,3 +18,7 @@
 int state_file_read(const char *path, size_t size_max, char **text);
 /* Replaces path by a file holding text (mode 0600). */
 int state_file_write(const char *path, const char *text);
+/* Writes text to fd, a new file opened at temporary beside path, closes it
+ * and renames it over path: readers see the old file or the new one, whole.
+ * On failure temporary is removed. */
+int state_file_commit(int fd, const char *temporary, const char *path, const char *text);

@@ -97,6 +97,7 @@ static struct xs_handle *domd;
 static int journal_fd = -1;       /* the journal socket: we receive */
 static int stderr_fd = -1;        /* our end of the daemon's standard error */
 static struct child_journal child = {.stderr_fd = -1};
+static const char *const *daemon_args;   /* xenreadyd's options; NULL: none */
 
 static long long now_ms(void)
 {
@@ -259,7 +260,7 @@ static void start_daemon(enum stream stream)
     unsigned long long dev = st.st_dev + (stream == STREAM_OTHER_DEVICE ? 1 : 0);
     snprintf(child.journal_stream, sizeof(child.journal_stream), "%llu:%llu", dev,
              (unsigned long long)st.st_ino);
-    ck_assert_int_eq(daemon_runner_spawn(&runner, NULL), 0);
+    ck_assert_int_eq(daemon_runner_spawn(&runner, daemon_args), 0);
     /* The daemon holds the other end now: its exit is our end of file. */
     close(child.stderr_fd);
     child.stderr_fd = -1;
@@ -562,6 +563,15 @@ START_TEST(journal_gone_means_stderr)
 }
 END_TEST
 
+/* --log-target=stderr: "<N>" lines on stderr though JOURNAL_STREAM names it
+ * and journald listens (for those who would rather have the stream). */
+START_TEST(stderr_target_under_journald)
+{
+    daemon_args = (const char *const[]){"--log-target=stderr", NULL};
+    assert_stderr_only(STREAM_STDERR);
+}
+END_TEST
+
 /* Whether a private mount namespace can be made here; NULL if so. */
 static const char *namespace_missing(void)
 {
@@ -589,6 +599,7 @@ static Suite *journal_suite(void)
         {"stream of another socket", stream_of_another_socket_means_stderr},
         {"stream on another device", stream_on_another_device_means_stderr},
         {"journal gone", journal_gone_means_stderr},
+        {"stderr target", stderr_target_under_journald},
     };
     integration_add_cases(suite, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown);
     return suite;
@@ -596,5 +607,10 @@ static Suite *journal_suite(void)
 
 int main(void)
 {
+    /* Skipped by the build, not for something missing: even with CI=true. */
+    if (!XENREADY_WITH_SYSTEMD) {
+        printf("SKIP: no journal: " WITHOUT_SYSTEMD_REASON "\n");
+        return 77;
+    }
     return integration_main(journal_suite(), namespace_missing());
 }

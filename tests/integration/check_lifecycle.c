@@ -326,17 +326,18 @@ END_TEST
  * key, pidfile) and one of br0's: written alternately with the plain one. */
 static char *changed_config(void)
 {
-    char *base = mixed_config(&mixed), *config = NULL;
+    char *base = mixed_config(&mixed), *config = NULL, unit[128];
     const char *dir = harness_directory(harness);
     ck_assert_int_ge(asprintf(&config, "%s\n[backend x9]\nprobe = xenstore\n"
                               "path = device-model/5/x9/state\nvalue = running\n"
                               "\n[backend s9]\nprobe = socket\npath = %s/s9.sock\n"
-                              "\n[backend u9]\nprobe = unit\nunit = u9.service\n"
+                              "\n[backend u9]\n%s"
                               "\n[backend a9]\nprobe = announce\nowner = uid:%u\n"
                               "\n[backend p9]\nprobe = xenstore\npath = device-model/5/p9/state\n"
                               "value = running\npidfile = %s/p9.pid\n"
                               "\n[bridge domu1/br7]\ndevice-tree-path = /pcie@7\n"
                               "backends = x9 s9 u9 a9 p9 x0\n", base, dir,
+                              mixed_unit_backend("u9", unit, sizeof(unit)),
                               (unsigned int)geteuid(), dir), 0);
     free(base);
     return config;
@@ -416,7 +417,10 @@ START_TEST(changed_reload_observes_what_is_new)
     snprintf(path, sizeof(path), "pidfile %s/p9.pid", dir);
     peer_start(&p9, (const char *[]){XENREADY_PEERS "/test-backend", "/nonexistent/p9", NULL});
     peer_do(&p9, path, "ok");
-    fake_systemd_set(&mixed.fake_systemd, "u9.service", "active");
+    if (XENREADY_WITH_SYSTEMD)
+        fake_systemd_set(&mixed.fake_systemd, "u9.service", "active");
+    else
+        mixed_unit_set(&mixed, "u9", true, NULL);   /* the announced stand-in */
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"ready", "a9", NULL}), 0);
     if (under_valgrind()) {
         /* p0 and p9 cannot be followed there. */
@@ -549,6 +553,7 @@ static int silent_bus(const char *path)
  * (sd-bus's authentication timeout, 90 s), wide enough for valgrind. */
 START_TEST(silent_bus_delays_nothing)
 {
+    SKIP_WITHOUT_SYSTEMD("silent bus");
     char path[256], address[300];
     snprintf(path, sizeof(path), "%s/silent-bus", harness_directory(harness));
     snprintf(address, sizeof(address), "unix:path=%s", path);

@@ -300,6 +300,7 @@ static const char unit_config[] =
 
 START_TEST(unit_probe_follows_active_state)
 {
+    SKIP_WITHOUT_SYSTEMD("unit");
     setup();
     point_daemon_at_bus();
     /* gpio is not loaded: GetUnit fails, LoadUnit finds it. */
@@ -332,6 +333,7 @@ END_TEST
 
 START_TEST(unavailable_bus_waits_and_reconnects)
 {
+    SKIP_WITHOUT_SYSTEMD("bus unavailable");
     setup();
     point_daemon_at_bus();
     start_daemon("[frontend domu1]\ndomid = 5\n\n"
@@ -365,6 +367,7 @@ static const char mixed_config[] =
 
 START_TEST(mixed_bridge_needs_every_backend)
 {
+    SKIP_WITHOUT_SYSTEMD("mixed bridge");
     setup();
     char address[320], path[300];
     snprintf(address, sizeof(address), "unix:path=%s/system_bus_socket", dir);

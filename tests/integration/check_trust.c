@@ -108,6 +108,7 @@ static const char *const unit_config =
  * bound. */
 START_TEST(forged_systemd_signals_do_not_count)
 {
+    SKIP_WITHOUT_SYSTEMD("forged systemd signals");
     fake.system_policy = true;
     fake_systemd_start(&fake, harness_directory(harness),
                        (const char *[]){"u0.service=inactive", "u1.service=inactive", NULL});

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "without-systemd.h"
+
 struct harness;
 struct xs_handle;
 
@@ -171,7 +173,9 @@ struct fake_systemd {
     bool system_policy;
 };
 
-/* Whether dbus-daemon is installed; NULL if so, else why not. */
+/* Whether dbus-daemon is installed; NULL if so, else why not. NULL in a
+ * build without systemd, where the cases that need it skip themselves
+ * (SKIP_WITHOUT_SYSTEMD) and fake_systemd_start() is a test failure. */
 const char *fake_systemd_missing(void);
 /* Starts the bus in dir and the fake with units ("NAME=STATE[,unloaded]",
  * NULL-terminated) on it; returns once the fake owns its name. */

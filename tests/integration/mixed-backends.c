@@ -27,9 +27,40 @@ void mixed_init(struct mixed *mixed, struct harness *harness, struct daemon_runn
                 struct xs_handle *domd)
 {
     *mixed = (struct mixed){.harness = harness, .runner = runner, .domd = domd};
+    if (!XENREADY_WITH_SYSTEMD) {
+        printf("unit backends: announced ones stand in for them: " WITHOUT_SYSTEMD_REASON "\n");
+        return;
+    }
     fake_systemd_start(&mixed->fake_systemd, harness_directory(harness),
                        (const char *[]){"u0.service=inactive", "u1.service=inactive",
                                         "u9.service=inactive", NULL});
+}
+
+const char *mixed_unit_backend(const char *name, char *text, size_t size)
+{
+    if (XENREADY_WITH_SYSTEMD)
+        snprintf(text, size, "probe = unit\nunit = %s.service\n", name);
+    else
+        snprintf(text, size, "probe = announce\nowner = uid:%u\n", (unsigned int)geteuid());
+    return text;
+}
+
+void mixed_unit_set(struct mixed *mixed, const char *name, bool up, unsigned int *seed)
+{
+    static const char *const unit_up[] = {"active", "reloading"};
+    static const char *const unit_down[] = {"inactive", "activating", "deactivating", "failed"};
+    if (!XENREADY_WITH_SYSTEMD) {
+        ck_assert_int_eq(daemon_runner_ctl(mixed->runner, NULL,
+                                           (const char *[]){up ? "ready" : "gone", name, NULL}),
+                         0);
+        return;
+    }
+    char unit[128];
+    snprintf(unit, sizeof(unit), "%s.service", name);
+    /* Every other change only names the properties as invalidated, as
+     * systemd does for some: the probe has to ask for the values. */
+    (mixed->unit_changes++ % 2 ? fake_systemd_invalidate : fake_systemd_set)(
+        &mixed->fake_systemd, unit, up ? unit_up[rand_r(seed) % 2] : unit_down[rand_r(seed) % 4]);
 }
 
 void mixed_stop(struct mixed *mixed)
@@ -48,6 +79,7 @@ char *mixed_config(const struct mixed *mixed)
     fprintf(stream, "[frontend domu1]\ndomid = 5\n");
     for (int k = 0; k < MIXED_BACKENDS; k++) {
         const char *name = mixed_backends[k].name;
+        char unit[128];
         fprintf(stream, "\n[backend %s]\n", name);
         switch (mixed_backends[k].kind) {
         case KIND_XENSTORE:
@@ -61,7 +93,7 @@ char *mixed_config(const struct mixed *mixed)
             fprintf(stream, "probe = announce\nowner = uid:%u\n", (unsigned int)geteuid());
             break;
         case KIND_UNIT:
-            fprintf(stream, "probe = unit\nunit = %s.service\n", name);
+            fputs(mixed_unit_backend(name, unit, sizeof(unit)), stream);
             break;
         case KIND_DEVICE_MODEL:
             fprintf(stream, "probe = device-model\nfrontend = domu1\n");
@@ -148,8 +180,6 @@ void mixed_status(const bool up[MIXED_BACKENDS], char *status, size_t size)
 
 void mixed_set(struct mixed *mixed, int k, bool up, unsigned int *seed)
 {
-    static const char *const unit_up[] = {"active", "reloading"};
-    static const char *const unit_down[] = {"inactive", "activating", "deactivating", "failed"};
     const char *name = mixed_backends[k].name;
     const char *dir = harness_directory(mixed->harness);
     char path[300];
@@ -178,11 +208,7 @@ void mixed_set(struct mixed *mixed, int k, bool up, unsigned int *seed)
                          0);
         break;
     case KIND_UNIT:
-        snprintf(path, sizeof(path), "%s.service", name);
-        /* Every other change only names the properties as invalidated, as
-         * systemd does for some: the probe has to ask for the values. */
-        (mixed->unit_changes++ % 2 ? fake_systemd_invalidate : fake_systemd_set)(
-            &mixed->fake_systemd, path, up ? unit_up[rand_r(seed) % 2] : unit_down[rand_r(seed) % 4]);
+        mixed_unit_set(mixed, name, up, seed);
         break;
     case KIND_DEVICE_MODEL:
         if (up)

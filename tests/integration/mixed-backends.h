@@ -9,7 +9,9 @@
  *  - announcements: xenreadyctl ready/gone through the control socket;
  *  - units: the fake org.freedesktop.systemd1 on a private bus changes
  *    their ActiveState (up: active, reloading; down: inactive, activating,
- *    deactivating, failed) and sends PropertiesChanged;
+ *    deactivating, failed) and sends PropertiesChanged; in a build without
+ *    systemd, which has no unit probe, announced backends of the same names
+ *    stand in for them;
  *  - the frontend's device model: device-model/5/state written "running",
  *    or removed or "paused";
  *  - pidfile liveness: a backend whose xenstore key says "running" for good
@@ -55,6 +57,12 @@ struct mixed {
 /* Starts the fake systemd1; the caller gives runner->system_bus its address. */
 void mixed_init(struct mixed *mixed, struct harness *harness, struct daemon_runner *runner,
                 struct xs_handle *domd);
+/* The configuration lines of unit backend name after its section header
+ * (name.service on the fake systemd1, or the announced stand-in), in text. */
+const char *mixed_unit_backend(const char *name, char *text, size_t size);
+/* Brings unit backend name up or down (seed picks among the states that
+ * mean the same, and so does the signal). */
+void mixed_unit_set(struct mixed *mixed, const char *name, bool up, unsigned int *seed);
 /* Ends the processes and the fake systemd1 (what runs of them). */
 void mixed_stop(struct mixed *mixed);
 /* Frontend domu1 (domid 5), every backend, and the bridges domu1/br0..br6

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "core/model.h"
+#include "without-systemd.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -865,6 +866,10 @@ static const struct error_case refused_key_cases[] = {
 
 START_TEST(test_refused_key)
 {
+    if (!XENREADY_WITH_SYSTEMD && config_needs_systemd(refused_key_cases[_i].config)) {
+        printf("refused_key case %d: skipped: " WITHOUT_SYSTEMD_REASON "\n", _i);
+        return;
+    }
     load_string(refused_key_cases[_i].config);
     assert_invalid(refused_key_cases[_i].errors);
     assert_exact_error(MAIN, refused_key_cases[_i].line, refused_key_cases[_i].message);
@@ -1394,15 +1399,89 @@ static const struct error_case signal_cases[] = {
 };
 ERROR_CASE_TEST(test_signal_errors, signal_cases)
 
+/* ---- a build without systemd ---- */
+
+/* Every use of what a build without systemd leaves out, one per backend. */
+static const char unit_keys[] =
+    VALID "[backend i2c]\n"                        /* 10 */
+          "probe = unit\n"                         /* 11 */
+          "unit = vhost-device-i2c.service\n"      /* 12 */
+          "[backend gpio]\n"                       /* 13 */
+          "probe = announce\n"                     /* 14 */
+          "owner = unit:vhost-device-gpio.service\n" /* 15 */
+          "[backend qemu]\n"                       /* 16 */
+          "probe = socket\n"                       /* 17 */
+          "path = /run/qemu.sock\n"                /* 18 */
+          "liveness-unit = qemu.service\n"         /* 19 */
+          "[bridge domu1/pcie1]\n"                 /* 20 */
+          "device-tree-path = /pcie@20000000\n"    /* 21 */
+          "backends = i2c gpio qemu\n";            /* 22 */
+
+#define NEEDS_SYSTEMD \
+    "needs a xenreadyd built with systemd (-DXENREADY_SYSTEMD=ON); this one was built without it"
+
+/* Without systemd (XENREADY_WITH_SYSTEMD 0) there is no unit probe, unit
+ * liveness or unit owner: each use is an error at its own line, and
+ * nothing more is said of that backend (the unit = of a probe = unit is
+ * not refused besides, nothing is missing). --check-config and a reload
+ * use the same loader. With systemd, the same configuration loads. */
+START_TEST(test_unit_keys_need_systemd)
+{
+    load_string(unit_keys);
+    if (XENREADY_WITH_SYSTEMD) {
+        assert_loaded();
+        ck_assert_int_eq(model_find_backend(model, "i2c")->probe, PROBE_UNIT);
+        ck_assert_int_eq(model_find_backend(model, "gpio")->owner, OWNER_UNIT);
+        ck_assert_str_eq(model_find_backend(model, "qemu")->liveness_unit, "qemu.service");
+        return;
+    }
+    assert_invalid(3);
+    assert_exact_error(MAIN, 11, "backend i2c: probe = unit " NEEDS_SYSTEMD
+                                 " (probe = socket or announce instead?)");
+    assert_exact_error(MAIN, 15, "backend gpio: owner = unit:NAME " NEEDS_SYSTEMD
+                                 " (owner = uid:NUMBER instead?)");
+    assert_exact_error(MAIN, 19, "backend qemu: liveness-unit = " NEEDS_SYSTEMD
+                                 " (pidfile = instead?)");
+}
+END_TEST
+
+/* The same in a drop-in, at the drop-in's own line: as a reload of a
+ * configuration that adds one would see it. */
+START_TEST(test_unit_keys_need_systemd_in_dropin)
+{
+    write_file(MAIN, VALID);
+    write_file(DROPINS "/units.conf", "[backend i2c]\n"         /* 1 */
+                                        "probe = unit\n"        /* 2 */
+                                        "unit = i2c.service\n"  /* 3 */
+                                        "[bridge domu1/pcie1]\n" /* 4 */
+                                        "device-tree-path = /pcie@20000000\n"
+                                        "backends = i2c\n");
+    load(MAIN, DROPINS);
+    if (XENREADY_WITH_SYSTEMD) {
+        assert_loaded();
+        return;
+    }
+    assert_invalid(1);
+    assert_exact_error(DROPINS "/units.conf", 2, "backend i2c: probe = unit " NEEDS_SYSTEMD
+                                                  " (probe = socket or announce instead?)");
+}
+END_TEST
+
 /* ---- whether the model needs xenstore at all ---- */
 
 /* A bridge on a static event channel whose backends are a vhost-user socket,
  * a unit and an announcement: nothing in it goes through xenstore. Cases
- * append to it (a bridge's own keys first). */
+ * append to it (a bridge's own keys first). Without systemd, another
+ * announcement stands in for the unit. */
+#if XENREADY_WITH_SYSTEMD
+#define XENSTORE_FREE_UNIT "[backend dm]\nprobe = unit\nunit = virtio-disk@domu1.service\n"
+#else
+#define XENSTORE_FREE_UNIT "[backend dm]\nprobe = announce\nowner = uid:0\n"
+#endif
 #define XENSTORE_FREE                                \
     "[frontend domu1]\ndomid = 1\n"                 \
     "[backend net]\nprobe = socket\npath = /run/vhost/net.sock\n" \
-    "[backend dm]\nprobe = unit\nunit = virtio-disk@domu1.service\n" \
+    XENSTORE_FREE_UNIT \
     "[backend gpu]\nprobe = announce\nowner = uid:0\n" \
     "[backend unused]\nprobe = xenstore\npath = backend/x\nvalue = 4\n" \
     "[bridge domu1/mmio0]\ndevice-tree-path = /virtio@2000000\nbackends = net dm gpu\n"
@@ -1525,6 +1604,8 @@ static Suite *config_suite(void)
     add_case(s, "static_evtchn_alone", test_static_evtchn_alone, 0);
     ADD_TABLE_CASE(s, "signal_errors", test_signal_errors, signal_cases);
     ADD_TABLE_CASE(s, "needs_xenstore", test_needs_xenstore, needs_xenstore_cases);
+    add_case(s, "unit_keys_need_systemd", test_unit_keys_need_systemd, 0);
+    add_case(s, "unit_keys_need_systemd_in_dropin", test_unit_keys_need_systemd_in_dropin, 0);
     return s;
 }
 

@@ -8,7 +8,9 @@
  *
  * The journal test sends to a socket of its own, bind-mounted where
  * libsystemd sends, in a private mount namespace of a child: it needs
- * CAP_SYS_ADMIN and says it was skipped without. The xenreadyctl tests
+ * CAP_SYS_ADMIN and says it was skipped without (and without systemd). The
+ * syslog test does the same with /dev/log (tests/harness/private-syslog.h).
+ * The xenreadyctl tests
  * answer it from a socket of their own, as a forged daemon would.
  */
 #include <check.h>
@@ -28,8 +30,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "private-syslog.h"
 #include "util/escape.h"
 #include "util/log.h"
+#include "without-systemd.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -329,6 +333,7 @@ static void log_hostile_to_journal(void *data)
 
 START_TEST(journal_fields_are_escaped)
 {
+    SKIP_WITHOUT_SYSTEMD("journal_fields_are_escaped");
     struct journal_child child;
     snprintf(child.socket, sizeof(child.socket), "%s/journal", dir);
     snprintf(child.stderr_path, sizeof(child.stderr_path), "%s/journal-stderr", dir);
@@ -366,6 +371,87 @@ START_TEST(journal_fields_are_escaped)
     char *text = read_all(child.stderr_path);
     ck_assert_msg(text[0] == '\0', "the journal took it, not stderr: %s", text);
     free(text);
+}
+END_TEST
+
+/* The syslog test's child: /dev/log is the test's socket. */
+struct syslog_child {
+    char socket[96];     /* the test's datagram socket (fits sun_path) */
+    char scratch[96];    /* an empty directory for the overlay of /dev */
+    char stderr_path[128];
+};
+
+static void log_hostile_to_syslog(void *data)
+{
+    const struct syslog_child *child = data;
+    if (private_syslog_enter(child->socket, child->scratch) < 0)
+        _exit(77);
+    stderr_to(child->stderr_path);
+    log_set_target(LOG_TARGET_SYSLOG);
+    log_message(LOG_INFO, "control: unknown command \"%s\"", hostile_command);
+    struct log_field field = {"BACKEND", "a\nb"};
+    log_fields(LOG_WARNING, &field, 1, "backend %s: %s", "a\nb", "\x1b[2J\xc0\xaf");
+}
+
+/* The next datagram on fd, NUL-terminated, without the NUL a stream
+ * socket's framing would add. */
+static void receive_syslog(int fd, char *text, size_t size)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&pfd, 1, TIMEOUT_MS), 1);
+    ssize_t n = recv(fd, text, size - 1, MSG_DONTWAIT);
+    ck_assert_int_gt(n, 0);
+    text[n] = '\0';
+}
+
+/* "<PRI>Mmm dd hh:mm:ss xenreadyd[PID]: MESSAGE", facility daemon (3 << 3):
+ * the message escaped as on stderr, one line. */
+static void assert_syslog_line(const char *text, int priority, const char *message)
+{
+    char prefix[16];
+    snprintf(prefix, sizeof(prefix), "<%d>", (3 << 3) | priority);
+    ck_assert_msg(strncmp(text, prefix, strlen(prefix)) == 0, "not %s: %s", prefix, text);
+    const char *tag = strstr(text, " xenreadyd[");
+    ck_assert_msg(tag, "no \"xenreadyd[PID]\" tag: %s", text);
+    const char *colon = strstr(tag, "]: ");
+    ck_assert_msg(colon, "no \"]: \": %s", text);
+    ck_assert_str_eq(colon + 3, message);
+    ck_assert_msg(!strchr(text, '\n'), "more than one line: %s", text);
+    assert_no_control_characters(text);
+}
+
+START_TEST(syslog_messages_are_escaped)
+{
+    struct syslog_child child;
+    snprintf(child.socket, sizeof(child.socket), "%s/syslog", dir);
+    snprintf(child.scratch, sizeof(child.scratch), "%s/syslog-scratch", dir);
+    snprintf(child.stderr_path, sizeof(child.stderr_path), "%s/syslog-stderr", dir);
+    ck_assert(mkdir(child.scratch, 0700) == 0 || errno == EEXIST);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof(address.sun_path), "%s", child.socket);
+    unlink(child.socket);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    int status = in_child(log_hostile_to_syslog, &child);
+    if (status == 77) {
+        printf("syslog_messages_are_escaped: skipped: %s\n",
+               private_syslog_missing(child.socket, child.scratch));
+        close(fd);
+        return;
+    }
+    ck_assert_int_eq(status, 0);
+    /* Both datagrams were queued when sendmsg() returned, before the exit. */
+    char text[8192];
+    receive_syslog(fd, text, sizeof(text));
+    assert_syslog_line(text, LOG_INFO, "control: unknown command \"x\\n<0>FAKE\"");
+    receive_syslog(fd, text, sizeof(text));
+    assert_syslog_line(text, LOG_WARNING, "backend a\\nb: \\x1b[2J\\xc0\\xaf");
+    ck_assert_int_eq(recv(fd, text, sizeof(text), MSG_DONTWAIT), -1);
+    close(fd);
+    char *err = read_all(child.stderr_path);
+    ck_assert_msg(err[0] == '\0', "syslog took them, not stderr: %s", err);
+    free(err);
 }
 END_TEST
 
@@ -529,6 +615,7 @@ static Suite *escape_suite(void)
         {"every size", truncation_at_every_size},
         {"log stderr", log_on_stderr_is_one_line_per_message},
         {"log journal", journal_fields_are_escaped},
+        {"log syslog", syslog_messages_are_escaped},
         {"ctl table", ctl_status_table_is_escaped},
         {"ctl json", ctl_status_json_is_unchanged},
         {"ctl errors", ctl_daemon_errors_and_messages_are_escaped},
@@ -545,12 +632,14 @@ static Suite *escape_suite(void)
 static void remove_dir(void)
 {
     static const char *const names[] = {"stderr", "journal", "journal-stderr", "control",
-                                        "ctl-out", "ctl-err"};
+                                        "ctl-out", "ctl-err", "syslog", "syslog-stderr"};
     char path[64];
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         unlink(path);
     }
+    snprintf(path, sizeof(path), "%s/syslog-scratch", dir);
+    rmdir(path);
     rmdir(dir);
 }
 

@@ -24,6 +24,7 @@
 #include "probes/announce-store.h"
 #include "core/model.h"
 #include "probes/socket-diag.h"
+#include "without-systemd.h"
 
 START_TEST(kernel_dev_is_converted)
 {
@@ -230,26 +231,6 @@ START_TEST(config_keys_of_the_probes)
     ck_assert_uint_eq(model_find_bridge(model, "domu1/pcie0")->timeout_seconds, 30);
     model_free(model);
 
-    report = load(HEAD "[backend b]\nprobe = announce\nowner = unit:vhost-device-i2c.service\n"
-                       "liveness-unit = vhost-device-i2c.service\n", &model);
-    ck_assert_str_eq(report, "");
-    free(report);
-    backend = model_find_backend(model, "b");
-    ck_assert_int_eq(backend->owner, OWNER_UNIT);
-    ck_assert_str_eq(backend->owner_unit, "vhost-device-i2c.service");
-    ck_assert_str_eq(backend->liveness_unit, "vhost-device-i2c.service");
-    model_free(model);
-
-    /* A probe's keys before the probe: the backend keeps its own kind's. */
-    report = load(HEAD "[backend b]\nunit = vhost-device-i2c.service\n"
-                       "liveness-unit = qemu.service\nprobe = unit\n", &model);
-    ck_assert_str_eq(report, "");
-    free(report);
-    backend = model_find_backend(model, "b");
-    ck_assert_str_eq(backend->unit, "vhost-device-i2c.service");
-    ck_assert_str_eq(backend->liveness_unit, "qemu.service");
-    model_free(model);
-
     /* A socket's identity: who must own it, and whether it may be a link. */
     report = load(HEAD "[backend b]\nprobe = socket\npath = /run/b.sock\nowner = uid:107\n"
                        "follow-symlink = yes\n", &model);
@@ -268,6 +249,35 @@ START_TEST(config_keys_of_the_probes)
     backend = model_find_backend(model, "b");
     ck_assert_str_eq(backend->xenstore_path, "backend/vbd/5/0/state");
     ck_assert_str_eq(backend->expected_value, "4");
+    model_free(model);
+}
+END_TEST
+
+/* Units as owner, liveness and probe: refused without systemd
+ * (check_config's unit_keys_need_systemd). */
+START_TEST(config_keys_of_units)
+{
+    SKIP_WITHOUT_SYSTEMD("config keys of units");
+    struct model *model;
+    char *report = load(HEAD "[backend b]\nprobe = announce\n"
+                             "owner = unit:vhost-device-i2c.service\n"
+                             "liveness-unit = vhost-device-i2c.service\n", &model);
+    ck_assert_str_eq(report, "");
+    free(report);
+    struct backend *backend = model_find_backend(model, "b");
+    ck_assert_int_eq(backend->owner, OWNER_UNIT);
+    ck_assert_str_eq(backend->owner_unit, "vhost-device-i2c.service");
+    ck_assert_str_eq(backend->liveness_unit, "vhost-device-i2c.service");
+    model_free(model);
+
+    /* A probe's keys before the probe: the backend keeps its own kind's. */
+    report = load(HEAD "[backend b]\nunit = vhost-device-i2c.service\n"
+                       "liveness-unit = qemu.service\nprobe = unit\n", &model);
+    ck_assert_str_eq(report, "");
+    free(report);
+    backend = model_find_backend(model, "b");
+    ck_assert_str_eq(backend->unit, "vhost-device-i2c.service");
+    ck_assert_str_eq(backend->liveness_unit, "qemu.service");
     model_free(model);
 }
 END_TEST
@@ -359,6 +369,11 @@ START_TEST(config_errors_of_the_probes)
          ":9: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (!XENREADY_WITH_SYSTEMD && config_needs_systemd(cases[i].text)) {
+            printf("config_errors_of_the_probes case %zu: skipped: " WITHOUT_SYSTEMD_REASON "\n",
+                   i);
+            continue;
+        }
         struct model *model;
         char *report = load(cases[i].text, &model);
         ck_assert_msg(strcmp(report, cases[i].expected) == 0, "case %zu:\n%s\nexpected:\n%s", i,
@@ -548,6 +563,7 @@ static Suite *helpers_suite(void)
         {"holder", holder_is_found_in_proc},
         {"owner", only_the_owner_may_announce},
         {"config keys", config_keys_of_the_probes},
+        {"config keys of units", config_keys_of_units},
         {"config errors", config_errors_of_the_probes},
         {"liveness", liveness_and_probe_both_needed},
         {"announcements kept", announcements_are_kept_and_read_back},
