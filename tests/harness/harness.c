@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +40,8 @@
 
 extern char **environ;
 
+/* Debian installs each Xen release under its own directory. */
+#define HARNESS_XENSTORED_GLOB "/usr/lib/xen-*/bin/xenstored"
 #define HARNESS_XENSTORED_DEFAULT "/usr/lib/xen-4.17/bin/xenstored"
 #define HARNESS_START_TIMEOUT_MS 5000
 #define HARNESS_STOP_TIMEOUT_MS 10000
@@ -524,14 +527,15 @@ static int harness_spawn(struct harness **out, const struct harness_options *opt
 	int rc;
 
 	if (!xenstored || !*xenstored)
-		xenstored = HARNESS_XENSTORED_DEFAULT;
+		xenstored = harness_xenstored_program();
 	if (!shim || !*shim || access(shim, R_OK) < 0) {
 		fprintf(stderr, "harness: shim %s not found (set XENREADY_SHIM)\n",
 			shim ? shim : "(unset)");
 		return -ENOENT;
 	}
 	if (access(xenstored, X_OK) < 0) {
-		fprintf(stderr, "harness: %s not found (install xen-utils-4.17)\n", xenstored);
+		fprintf(stderr, "harness: %s not found (install xen-utils-4.17 or later)\n",
+			xenstored);
 		return -ENOENT;
 	}
 	h = calloc(1, sizeof(*h));
@@ -634,6 +638,30 @@ fail_nokeeper:
 	free(h->dir);
 	free(h);
 	return rc;
+}
+
+
+const char *harness_xenstored_program(void)
+{
+	static char newest[PATH_MAX];
+	const char *chosen = getenv("XENREADY_XENSTORED");
+	glob_t found;
+
+	if (chosen && *chosen)
+		return chosen;
+	if (newest[0])
+		return newest;
+	snprintf(newest, sizeof(newest), "%s", HARNESS_XENSTORED_DEFAULT);
+	if (glob(HARNESS_XENSTORED_GLOB, 0, NULL, &found) != 0)
+		return newest;
+	/* Debian 12 has xen-4.17, Debian 13 xen-4.20: the newest installed. */
+	for (size_t i = 0; i < found.gl_pathc; i++) {
+		if (access(found.gl_pathv[i], X_OK) == 0 &&
+		    (i == 0 || strverscmp(found.gl_pathv[i], newest) > 0))
+			snprintf(newest, sizeof(newest), "%s", found.gl_pathv[i]);
+	}
+	globfree(&found);
+	return newest;
 }
 
 int harness_start(struct harness **out, const struct harness_options *options)

@@ -24,10 +24,16 @@ struct harness_options {
 };
 
 /*
+ * The xenstored the harness runs: $XENREADY_XENSTORED, else the newest
+ * /usr/lib/xen-VERSION/bin/xenstored installed, else Debian 12's path.
+ */
+const char *harness_xenstored_program(void);
+
+/*
  * Starts xenstored and waits until it answers; /local/domain/0/{domid,name}
  * are written as xen-init-dom0 does. options may be NULL. -ENOENT when the
- * shim ($XENREADY_SHIM) or the xenstored binary ($XENREADY_XENSTORED, default
- * /usr/lib/xen-4.17/bin/xenstored) is missing: tests then skip (exit 77).
+ * shim ($XENREADY_SHIM) or the xenstored binary (harness_xenstored_program())
+ * is missing: tests then skip (exit 77).
  */
 int harness_start(struct harness **out, const struct harness_options *options);
 

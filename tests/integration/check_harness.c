@@ -545,19 +545,17 @@ static Suite *harness_suite(void)
 int main(void)
 {
 	const char *shim = getenv("XENREADY_SHIM");
-	const char *xenstored = getenv("XENREADY_XENSTORED");
+	const char *xenstored = harness_xenstored_program();
 	SRunner *sr;
 	int failed;
 
-	if (!xenstored)
-		xenstored = "/usr/lib/xen-4.17/bin/xenstored";
 	if (!shim || access(shim, R_OK) < 0) {
 		printf("SKIP: the xenstored shim is missing (XENREADY_SHIM=%s)\n",
 		       shim ? shim : "unset");
 		return 77;
 	}
 	if (access(xenstored, X_OK) < 0) {
-		printf("SKIP: %s is missing (install xen-utils-4.17)\n", xenstored);
+		printf("SKIP: %s is missing (install xen-utils-4.17 or later)\n", xenstored);
 		return 77;
 	}
 	sr = srunner_create(harness_suite());
