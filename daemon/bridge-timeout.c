@@ -41,12 +41,15 @@ static void bridge_on_timeout(struct ev_loop *loop, ev_timer *timer, int revents
             used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s%s",
                                      used ? " " : "", bridge->backends[i]->name);
     model_set_bridge_degraded(entry->owner->model, bridge, true);
+    bool let_go = (bridge->signal_methods & SIGNAL_UNPAUSE) && bridge->unpause_on_timeout;
     log_bridge(LOG_WARNING, bridge, NULL,
-               "bridge %s (frontend %s, domid %u) degraded: still waiting after %u s for %s; the "
-               "guest keeps waiting", bridge->name, bridge->frontend->name,
-               bridge->frontend->domid, bridge->timeout_seconds, missing);
+               "bridge %s (frontend %s, domid %u) degraded: still waiting after %u s for %s; %s",
+               bridge->name, bridge->frontend->name, bridge->frontend->domid,
+               bridge->timeout_seconds, missing,
+               let_go ? "it no longer holds the guest paused (unpause-on-timeout = yes)"
+                      : "the guest keeps waiting");
     if (entry->owner->on_change)
-        entry->owner->on_change(entry->owner->userdata);
+        entry->owner->on_change(bridge, entry->owner->userdata);
 }
 
 int bridge_timeouts_new(struct bridge_timeouts **out, struct ev_loop *loop, struct model *model,

@@ -215,9 +215,13 @@ static void daemon_on_backend(struct backend *backend, enum backend_readiness la
     daemon_schedule_status(userdata);
 }
 
-static void daemon_on_degraded(void *userdata)
+/* Signallers hear of it too: a guest held paused may be let go now
+ * (unpause-on-timeout = yes). What the others show does not change. */
+static void daemon_on_degraded(struct bridge *bridge, void *userdata)
 {
-    daemon_schedule_status(userdata);
+    struct daemon *daemon = userdata;
+    sources_publish(&daemon->sources, bridge);
+    daemon_schedule_status(daemon);
 }
 
 static void daemon_on_xenstore_lost(void *userdata);

@@ -17,6 +17,7 @@
 #include "core/model.h"
 #include "daemon.h"
 #include "util/log.h"
+#include "xen/domain-control.h"
 #include "xenready-control.h"
 
 static void usage(FILE *out)
@@ -112,6 +113,55 @@ static void raise_descriptor_limit(void)
     }
 }
 
+/* signal = unpause needs the hypervisor's leave to control the guest: said
+ * here where it can be known (on the Xen host itself), at the bridge that
+ * asks for it. Returns the number of errors. */
+static size_t check_unpause_privilege(const struct model *model)
+{
+    struct domain_control *control = NULL;
+    int opened = 1;   /* not tried yet */
+    size_t errors = 0;
+    for (size_t i = 0; i < model->bridge_count; i++) {
+        const struct bridge *bridge = model->bridges[i];
+        if (!(bridge->signal_methods & SIGNAL_UNPAUSE))
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = (model->bridges[j]->signal_methods & SIGNAL_UNPAUSE)
+                   && model->bridges[j]->frontend->domid == bridge->frontend->domid;
+        if (seen)
+            continue;
+        if (opened == 1)
+            opened = domain_control_open(&control);
+        const char *file = bridge->where.file;
+        unsigned int line = bridge->where.line;
+        if (opened == -ENOENT) {
+            /* Not on Xen (a build host): nothing to know yet. */
+            fprintf(stderr, "%s:%u: warning: bridge %s: signal = unpause: no hypervisor "
+                    "interface here (/dev/xen/privcmd); the privilege to unpause domain %u is "
+                    "checked when the daemon runs on Xen\n", file, line, bridge->name,
+                    bridge->frontend->domid);
+            return errors;
+        }
+        if (opened < 0) {
+            fprintf(stderr, "%s:%u: error: bridge %s: signal = unpause: cannot open the "
+                    "hypervisor interface: %s; signal = unpause runs in dom0\n", file, line,
+                    bridge->name, strerror(-opened));
+            return errors + 1;
+        }
+        struct domain_state state;
+        int r = domain_control_state(control, bridge->frontend->domid, &state);
+        if (r == -EPERM || r == -EACCES) {
+            fprintf(stderr, "%s:%u: error: bridge %s: signal = unpause: this domain may not "
+                    "control domain %u (%s); signal = unpause runs in dom0\n", file, line,
+                    bridge->name, bridge->frontend->domid, strerror(-r));
+            errors++;
+        }
+    }
+    domain_control_close(control);
+    return errors;
+}
+
 static int check_config(const char *file, const char *dir)
 {
     struct config_report report = {0};
@@ -119,7 +169,11 @@ static int check_config(const char *file, const char *dir)
     int r = config_load(file, dir, &model, &report);
     for (size_t i = 0; i < report.line_count; i++)
         fprintf(stderr, "%s\n", report.lines[i]);
-    if (r == 0)
+    size_t privilege_errors = r == 0 ? check_unpause_privilege(model) : 0;
+    if (r == 0 && privilege_errors) {
+        fprintf(stderr, "%s: configuration has %zu error(s)\n", file, privilege_errors);
+        r = -EPERM;
+    } else if (r == 0)
         printf("%s: configuration OK: %zu frontend(s), %zu bridge(s), %zu backend(s)\n", file,
                model->frontend_count, model->bridge_count, model->backend_count);
     else

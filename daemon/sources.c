@@ -109,6 +109,7 @@ static int stage_signallers(struct sources *sources, struct model *model, bool s
         .xenstore = sources->xenstore,
         .on_refresh = on_refresh,
         .userdata = sources,
+        .state_directory = sources->state_directory,
     };
     for (unsigned int i = 0; i < signaller_type_count; i++) {
         const struct signaller_type *method = signaller_types[i];

@@ -37,8 +37,11 @@ static struct json_object *status_bridge(const struct bridge *bridge,
     json_object_object_add(object, "frontend", json_object_new_string(bridge->frontend->name));
     json_object_object_add(object, "frontend_domid", json_object_new_int((int)bridge->frontend->domid));
     json_object_object_add(object, "id", json_object_new_string(bridge->id));
+    /* null for a bridge that only holds its guest paused (signal = unpause
+     * alone needs no path): json-c cannot make a string of NULL. */
     json_object_object_add(object, "device_tree_path",
-                           json_object_new_string(bridge->device_tree_path));
+                           bridge->device_tree_path
+                               ? json_object_new_string(bridge->device_tree_path) : NULL);
     json_object_object_add(object, "state",
                            json_object_new_string(bridge_state_name(bridge->state)));
     json_object_object_add(object, "since", status_time(bridge->state_since_usec));

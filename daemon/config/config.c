@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/model.h"
+#include "xenready-guest.h"
 
 #define CONFIG_LINE_MAX 4096
 #define CONFIG_FILE_MAX (1024 * 1024)   /* "1 MiB" in the messages */
@@ -56,6 +57,7 @@ struct pending {
     struct source_location frontend_where; /* backend: its frontend= line */
     char *backend_names;                   /* bridge: as written */
     char *frontend_name;                   /* device-model backend */
+    char *published_bridge;                /* probe = xenready: bridge = FRONTEND/ID */
     char *path_value;                      /* backend: path = unless probe = xenstore came first */
     /* Backend keys of one probe kind, stored by the model but kept here until
      * the probe is known: a backend has room for its own kind's only. */
@@ -71,6 +73,9 @@ struct pending {
     struct source_location follow_symlink_where;
     struct source_location pidfile_where;
     struct source_location liveness_unit_where;
+    struct source_location bridge_where;      /* backend: bridge = (probe = xenready) */
+    struct source_location publisher_where;   /* backend: publisher = (probe = xenready) */
+    struct source_location unpause_on_timeout_where; /* bridge: unpause-on-timeout = */
     struct source_location signal_where;      /* bridge: its signal= line */
     struct source_location static_port_where; /* bridge: static-evtchn-port= */
     struct source_location sysrq_key_where;   /* bridge: sysrq-key= */
@@ -377,8 +382,8 @@ static void bridge_set_timeout(struct loader *loader, struct bridge *bridge, con
     bridge->timeout_seconds = (unsigned int)seconds;
 }
 
-/* static-evtchn-port = PORT, sysrq-key = CHARACTER: parameters of the
- * static-evtchn and sysrq signal methods. */
+/* static-evtchn-port = PORT, sysrq-key = CHARACTER, unpause-on-timeout =
+ * yes|no: parameters of the static-evtchn, sysrq and unpause methods. */
 static void bridge_set_signal_key(struct loader *loader, struct pending *pending, const char *key,
                                   const char *value)
 {
@@ -400,6 +405,17 @@ static void bridge_set_signal_key(struct loader *loader, struct pending *pending
             return;
         }
         bridge->static_evtchn_port = (unsigned int)port;
+    } else if (strcmp(key, "unpause-on-timeout") == 0) {
+        if (!key_first_time(loader, pending, 1u << 28, key))
+            return;
+        pending->unpause_on_timeout_where = here;
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+            loader_error(loader, loader->line,
+                         "bad unpause-on-timeout \"%s\" for bridge %s: expected yes or no", value,
+                         bridge->name);
+            return;
+        }
+        bridge->unpause_on_timeout = strcmp(value, "yes") == 0;
     } else {
         if (!key_first_time(loader, pending, 1u << 27, key))
             return;
@@ -452,10 +468,12 @@ static void bridge_set(struct loader *loader, struct pending *pending, const cha
                     bridge->signal_methods |= SIGNAL_STATIC_EVTCHN;
                 else if (strcmp(word, "sysrq") == 0)
                     bridge->signal_methods |= SIGNAL_SYSRQ;
+                else if (strcmp(word, "unpause") == 0)
+                    bridge->signal_methods |= SIGNAL_UNPAUSE;
                 else
                     loader_error(loader, loader->line,
                                  "unknown signal method \"%s\" for bridge %s (known: xenstore, "
-                                 "evtchn, static-evtchn, sysrq)", word, bridge->name);
+                                 "evtchn, static-evtchn, sysrq, unpause)", word, bridge->name);
             }
             free(copy);
             if (!bridge->signal_methods)
@@ -465,12 +483,14 @@ static void bridge_set(struct loader *loader, struct pending *pending, const cha
     } else if (strcmp(key, "timeout") == 0) {
         if (key_first_time(loader, pending, 1u << 20, key))
             bridge_set_timeout(loader, bridge, value);
-    } else if (strcmp(key, "static-evtchn-port") == 0 || strcmp(key, "sysrq-key") == 0) {
+    } else if (strcmp(key, "static-evtchn-port") == 0 || strcmp(key, "sysrq-key") == 0
+               || strcmp(key, "unpause-on-timeout") == 0) {
         bridge_set_signal_key(loader, pending, key, value);
     } else {
         loader_error(loader, loader->line,
                      "unknown key \"%s\" in [bridge %s] (known: device-tree-path, backends, signal, "
-                     "timeout, static-evtchn-port, sysrq-key)", key, bridge->name);
+                     "timeout, static-evtchn-port, sysrq-key, unpause-on-timeout)", key,
+                     bridge->name);
     }
     if (r < 0)
         loader_error(loader, loader->line, "out of memory");
@@ -495,7 +515,7 @@ static int check_socket_path(const char *path)
     return path[0] == '/' && strlen(path) < 108 ? 0 : -EINVAL;
 }
 
-/* probe = socket, unit, announce; -EINVAL for other values. */
+/* probe = socket, unit, announce, xenready; -EINVAL for other values. */
 static int backend_set_probe(struct backend *backend, const char *value)
 {
     if (strcmp(value, "socket") == 0)
@@ -504,6 +524,8 @@ static int backend_set_probe(struct backend *backend, const char *value)
         backend->probe = PROBE_UNIT;
     else if (strcmp(value, "announce") == 0)
         backend->probe = PROBE_ANNOUNCE;
+    else if (strcmp(value, "xenready") == 0)
+        backend->probe = PROBE_XENREADY;
     else
         return -EINVAL;
     return 0;
@@ -528,6 +550,8 @@ enum {
     BACKEND_PATH = 1u << 1,
     BACKEND_VALUE = 1u << 2,
     BACKEND_FRONTEND = 1u << 3,
+    BACKEND_BRIDGE = 1u << 4,
+    BACKEND_PUBLISHER = 1u << 5,
     BACKEND_DEVICE_MODEL = 1u << 8,   /* probe = device-model (not a key) */
     BACKEND_UNIT = 1u << 20,
     BACKEND_OWNER = 1u << 21,
@@ -645,7 +669,7 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
             pending->probe_unknown = true;
             loader_error(loader, loader->line,
                          "unknown probe \"%s\" for backend %s (known: xenstore, device-model, "
-                         "socket, unit, announce)", value, backend->name);
+                         "socket, unit, announce, xenready)", value, backend->name);
             return;
         }
         backend->probe = PROBE_XENSTORE;
@@ -685,12 +709,33 @@ static void backend_set(struct loader *loader, struct pending *pending, const ch
             return;
         pending->frontend_where = here;
         r = replace_string(&pending->frontend_name, value);
+    } else if (strcmp(key, "bridge") == 0) {
+        if (!key_first_time(loader, pending, BACKEND_BRIDGE, key))
+            return;
+        pending->bridge_where = here;
+        r = replace_string(&pending->published_bridge, value);
+    } else if (strcmp(key, "publisher") == 0) {
+        if (!key_first_time(loader, pending, BACKEND_PUBLISHER, key))
+            return;
+        pending->publisher_where = here;
+        char *end;
+        errno = 0;
+        unsigned long domid = strtoul(value, &end, 10);
+        if (!isdigit((unsigned char)value[0]) || *end || errno || domid > MODEL_DOMID_MAX) {
+            loader_error(loader, loader->line,
+                         "bad publisher \"%s\" for backend %s: expected the domid of the domain "
+                         "whose xenreadyd publishes the bridge, 0 to %u", value, backend->name,
+                         MODEL_DOMID_MAX);
+            return;
+        }
+        backend->publisher_domid = (unsigned int)domid;
     } else if (backend_set_extra(loader, pending, key, value) == 0) {
         return;
     } else {
         loader_error(loader, loader->line,
                      "unknown key \"%s\" in [backend %s] (known: probe, path, value, frontend, "
-                     "unit, owner, follow-symlink, pidfile, liveness-unit)", key, backend->name);
+                     "bridge, publisher, unit, owner, follow-symlink, pidfile, liveness-unit)", key,
+                     backend->name);
     }
     if (r < 0)
         loader_error(loader, loader->line, "out of memory");
@@ -1122,6 +1167,12 @@ static void refuse_other_probes_keys(struct loader *loader, const struct pending
     if ((seen & BACKEND_FOLLOW_SYMLINK) && backend->probe != PROBE_SOCKET)
         report_add(report, true, at->file, at->line,
                    "backend %s: follow-symlink = is only for probe = socket", backend->name);
+    if ((seen & BACKEND_BRIDGE) && backend->probe != PROBE_XENREADY)
+        report_add(report, true, pending->bridge_where.file, pending->bridge_where.line,
+                   "backend %s: bridge = is only for probe = xenready", backend->name);
+    if ((seen & BACKEND_PUBLISHER) && backend->probe != PROBE_XENREADY)
+        report_add(report, true, pending->publisher_where.file, pending->publisher_where.line,
+                   "backend %s: publisher = is only for probe = xenready", backend->name);
 }
 
 /* Gives the backend the keys of its own probe kind (struct backend has room
@@ -1139,7 +1190,8 @@ static void backend_take_probe_keys(struct backend *backend, const struct pendin
         backend->owner_unit = pending->owner_unit;
         break;
     case PROBE_SOCKET:
-        break;   /* its path = is resolved below */
+    case PROBE_XENREADY:
+        break;   /* its path = and bridge = are resolved below */
     }
 }
 
@@ -1197,6 +1249,49 @@ static void resolve_device_model(struct loader *loader, struct pending *pending)
         report_add(report, true, pending->where.file, pending->where.line, "out of memory");
 }
 
+/* probe = xenready: the node of bridge = FRONTEND/ID, in the frontend's
+ * home, where the publisher's xenreadyd writes it (xenready-guest.h). */
+static void resolve_published_bridge(struct loader *loader, struct pending *pending)
+{
+    struct backend *backend = pending->object;
+    struct config_report *report = loader->report;
+    const struct source_location *at = &pending->bridge_where;
+    if (!(pending->keys_seen & BACKEND_BRIDGE)) {
+        report_add(report, true, pending->where.file, pending->where.line,
+                   "backend %s: probe = xenready needs bridge = FRONTEND/ID (the bridge as the "
+                   "publishing xenreadyd names it)", backend->name);
+    } else {
+        const char *text = pending->published_bridge, *slash = strchr(text, '/');
+        char frontend_name[CONFIG_NAME_MAX + 1] = "";
+        bool valid = slash && (size_t)(slash - text) <= CONFIG_NAME_MAX;
+        if (valid)
+            snprintf(frontend_name, sizeof(frontend_name), "%.*s", (int)(slash - text), text);
+        valid = valid && config_check_name(frontend_name) == 0 && config_check_name(slash + 1) == 0;
+        struct frontend *frontend = valid ? model_find_frontend(loader->model, frontend_name) : NULL;
+        const char *id = valid ? slash + 1 : NULL;
+        if (!valid) {
+            report_add(report, true, at->file, at->line,
+                       "bad bridge \"%s\" for backend %s: expected FRONTEND/ID as the publishing "
+                       "xenreadyd names it, letters, digits, '-' and '_' (at most %d each)", text,
+                       backend->name, CONFIG_NAME_MAX);
+        } else if (!frontend) {
+            report_add(report, true, at->file, at->line,
+                       "backend %s refers to unknown frontend \"%s\" (define it with its domid)",
+                       backend->name, frontend_name);
+        } else {
+            char path[128];
+            snprintf(path, sizeof(path), "/local/domain/%u/%s/%s", frontend->domid,
+                     XENREADY_DIRECTORY, id);
+            if (set_text(loader->model, &backend->xenready_node, path, false) < 0)
+                report_add(report, true, at->file, at->line, "out of memory");
+        }
+    }
+    if (!(pending->keys_seen & BACKEND_PUBLISHER))
+        report_add(report, true, pending->where.file, pending->where.line,
+                   "backend %s: probe = xenready needs publisher = DOMID (the domain whose "
+                   "xenreadyd publishes the bridge)", backend->name);
+}
+
 /*
  * The checks a backend needs once its section is read. A key refused by the
  * probe is reported at its own line; a key missing, at the section header;
@@ -1223,8 +1318,8 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
     }
     if (!(seen & BACKEND_PROBE)) {
         report_add(report, true, file, line,
-                   "backend %s has no probe (probe = device-model, xenstore, socket, unit or "
-                   "announce)", backend->name);
+                   "backend %s has no probe (probe = device-model, xenstore, socket, unit, "
+                   "announce or xenready)", backend->name);
         return;
     }
     if (pending->probe_unknown)
@@ -1249,6 +1344,9 @@ static void resolve_backend(struct loader *loader, struct pending *pending)
             report_add(report, true, file, line,
                        "backend %s: probe = announce needs owner = uid:NUMBER or owner = "
                        "unit:NAME", backend->name);
+        break;
+    case PROBE_XENREADY:
+        resolve_published_bridge(loader, pending);
         break;
     case PROBE_XENSTORE:
         if (seen & BACKEND_DEVICE_MODEL) {
@@ -1290,6 +1388,14 @@ static void resolve_bridge_signals(struct loader *loader, struct pending *pendin
                    "bridge %s: signal = sysrq needs sysrq-key = CHARACTER (the guest's handler "
                    "decides what it means; a stock kernel runs that magic sysrq command)",
                    bridge->name);
+    if (!(bridge->signal_methods & SIGNAL_UNPAUSE) && pending->unpause_on_timeout_where.file)
+        report_add(report, true, pending->unpause_on_timeout_where.file,
+                   pending->unpause_on_timeout_where.line,
+                   "bridge %s: unpause-on-timeout is only for signal = unpause", bridge->name);
+    else if (bridge->unpause_on_timeout && !bridge->timeout_seconds)
+        report_add(report, true, pending->unpause_on_timeout_where.file,
+                   pending->unpause_on_timeout_where.line,
+                   "bridge %s: unpause-on-timeout = yes needs timeout = SECONDS", bridge->name);
     if (!uses_sysrq && pending->sysrq_key_where.file)
         report_add(report, true, pending->sysrq_key_where.file, pending->sysrq_key_where.line,
                    "bridge %s: sysrq-key is only for signal = sysrq", bridge->name);
@@ -1325,7 +1431,9 @@ static void resolve_bridge(struct loader *loader, struct pending *pending)
     if (!bridge->frontend)
         report_add(report, true, file, line, "bridge %s belongs to unknown frontend \"%s\"",
                    bridge->name, frontend_name);
-    if (!bridge->device_tree_path)
+    /* The path is what the bridge's xenstore node tells the guest; a guest
+     * held paused (signal = unpause alone) is told nothing. */
+    if (!bridge->device_tree_path && bridge->signal_methods != SIGNAL_UNPAUSE)
         report_add(report, true, file, line,
                    "bridge %s has no device-tree-path (e.g. device-tree-path = /pcie@10000000)",
                    bridge->name);
@@ -1423,6 +1531,7 @@ out:
     for (size_t i = 0; i < loader.pending_count; i++) {
         free(loader.pending[i].backend_names);
         free(loader.pending[i].frontend_name);
+        free(loader.pending[i].published_bridge);
         free(loader.pending[i].path_value);
     }
     free(loader.pending);

@@ -493,8 +493,11 @@ void model_set_bridge_degraded(struct model *model, struct bridge *bridge, bool 
 bool model_needs_xenstore(const struct model *model)
 {
     for (size_t i = 0; i < model->backend_count; i++)
-        if (model->backends[i]->bridge_count && model->backends[i]->probe == PROBE_XENSTORE)
+        if (model->backends[i]->bridge_count && (model->backends[i]->probe == PROBE_XENSTORE
+                                                 || model->backends[i]->probe == PROBE_XENREADY))
             return true;
+    /* The static event channel needs none. (Unpause does: it hears of
+     * guests created after their bridges were ready through xenstore.) */
     for (size_t i = 0; i < model->bridge_count; i++)
         if (model->bridges[i]->signal_methods & ~(unsigned int)SIGNAL_STATIC_EVTCHN)
             return true;
@@ -541,6 +544,9 @@ bool backend_same_definition(const struct backend *a, const struct backend *b)
         return a->owner == b->owner
                && (a->owner != OWNER_UID || a->owner_uid == b->owner_uid)
                && (a->owner != OWNER_UNIT || same_text(a->owner_unit, b->owner_unit));
+    case PROBE_XENREADY:
+        return same_text(a->xenready_node, b->xenready_node)
+               && a->publisher_domid == b->publisher_domid;
     }
     return false;
 }

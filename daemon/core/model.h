@@ -48,6 +48,7 @@ enum probe_kind {
     PROBE_SOCKET,        /* a UNIX socket file listening or attached (vhost-user) */
     PROBE_UNIT,          /* a systemd unit whose ActiveState is active */
     PROBE_ANNOUNCE,      /* announced with xenreadyctl ready/gone by its owner */
+    PROBE_XENREADY,      /* a bridge another xenreadyd publishes (protocol/xenready-guest.h) */
 };
 
 /* Who may announce a probe = announce backend. */
@@ -63,6 +64,7 @@ enum signal_method {
     SIGNAL_EVTCHN = 1u << 1,         /* implies SIGNAL_XENSTORE (the port is published there) */
     SIGNAL_STATIC_EVTCHN = 1u << 2,
     SIGNAL_SYSRQ = 1u << 3,
+    SIGNAL_UNPAUSE = 1u << 4,        /* the frontend's domain, created paused, is unpaused */
 };
 
 struct source_location {
@@ -83,7 +85,7 @@ struct frontend {
     bool directory_private;
 };
 
-/* Ordered so that 10,000 of them pack without holes (120 bytes each). */
+/* Ordered so that 10,000 of them pack without holes (128 bytes each). */
 struct backend {
     const char *name;
     struct source_location where;
@@ -113,6 +115,10 @@ struct backend {
         const char *socket_path;             /* probe = socket */
         const char *unit;                    /* probe = unit */
         const char *owner_unit;              /* probe = announce, owner = OWNER_UNIT */
+        struct {                             /* probe = xenready */
+            const char *xenready_node;       /* /local/domain/<fe>/xenready/<bridge-id> */
+            unsigned int publisher_domid;    /* the domain whose xenreadyd publishes it */
+        };
     };
     /* Bridges that need this backend. Nearly every backend serves one
      * bridge: then bridges points at first_bridge, and a 10,000-backend
@@ -150,6 +156,7 @@ struct bridge {
      * (bridge-timeout.c sets it). Carried across reloads with the timeout. */
     uint64_t timeout_deadline_usec;
     bool degraded;           /* timed out at start-up; daemon-side only */
+    bool unpause_on_timeout; /* signal = unpause: a degraded bridge lets the domain go */
     bool been_ready;         /* has been READY since the daemon started */
 };
 

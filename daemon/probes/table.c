@@ -10,11 +10,13 @@ extern const struct probe_type socket_probe_type;
 extern const struct probe_type unit_probe_type;
 extern const struct probe_type pidfile_liveness_type;
 extern const struct probe_type announce_probe_type;
+extern const struct probe_type xenready_probe_type;
 
 /* The order of the first scans: xenstore's watches first, where xenstored's
  * watch quota is shortest. */
 const struct probe_type *const probe_types[] = {
     &xenstore_probe_type,
+    &xenready_probe_type,
     &socket_probe_type,
 #if XENREADY_WITH_SYSTEMD
     /* Also liveness-unit =. Without systemd, left out of the build, and

@@ -43,6 +43,9 @@ struct signaller_context {
     struct xenstore *xenstore;   /* may be down; NULL without xenstore */
     signaller_refresh_fn on_refresh;
     void *userdata;
+    /* Where what must survive a restart of the daemon is kept (/run/xenready);
+     * NULL: nothing is kept. */
+    const char *state_directory;
 };
 
 struct signaller_ops {

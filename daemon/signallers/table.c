@@ -9,6 +9,7 @@ extern const struct signaller_type xenstore_signaller_type;
 extern const struct signaller_type evtchn_signaller_type;
 extern const struct signaller_type static_evtchn_signaller_type;
 extern const struct signaller_type sysrq_signaller_type;
+extern const struct signaller_type unpause_signaller_type;
 
 /* Publication order: the xenstore node first, the others publish into it
  * (the event channel's port) or after it. */
@@ -17,6 +18,7 @@ const struct signaller_type *const signaller_types[] = {
     &evtchn_signaller_type,
     &static_evtchn_signaller_type,
     &sysrq_signaller_type,
+    &unpause_signaller_type,   /* last: the guest runs once the others have told it */
 };
 
 const unsigned int signaller_type_count = sizeof(signaller_types) / sizeof(signaller_types[0]);

@@ -112,15 +112,16 @@ static bool keeper_is_dot(const char *name)
 	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
-/* rm -r of a flat directory (xenstored and the shim make no subdirectories). */
-static void keeper_remove_dir(const char *dir)
+/*
+ * Empties the directory open at dfd, subdirectories included (tests keep the
+ * state of their stand-ins there, e.g. DIR/evtchn/log), depth levels deep,
+ * and closes dfd. Only async-signal-safe calls: the keeper runs it.
+ */
+static void keeper_empty_dir(int dfd, int depth)
 {
 	_Alignas(struct dirent64) char buf[4096];
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool removed;
 
-	if (dfd < 0)
-		return;
 	do {
 		ssize_t n;
 
@@ -129,17 +130,35 @@ static void keeper_remove_dir(const char *dir)
 		while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
 			for (ssize_t off = 0; off < n;) {
 				struct dirent64 *d = (struct dirent64 *)(void *)(buf + off);
+				int sub;
 
 				off += d->d_reclen;
 				if (keeper_is_dot(d->d_name))
 					continue;
-				if (unlinkat(dfd, d->d_name, 0) == 0 ||
-				    unlinkat(dfd, d->d_name, AT_REMOVEDIR) == 0)
+				if (unlinkat(dfd, d->d_name, 0) == 0) {
+					removed = true;
+					continue;
+				}
+				sub = depth > 0 ? openat(dfd, d->d_name, O_RDONLY | O_DIRECTORY |
+							 O_NOFOLLOW | O_CLOEXEC) : -1;
+				if (sub >= 0)
+					keeper_empty_dir(sub, depth - 1);
+				if (unlinkat(dfd, d->d_name, AT_REMOVEDIR) == 0)
 					removed = true;
 			}
 		}
 	} while (removed);
 	close(dfd);
+}
+
+/* rm -r of the harness directory. */
+static void keeper_remove_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	keeper_empty_dir(dfd, 4);
 	rmdir(dir);
 }
 

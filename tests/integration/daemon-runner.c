@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "daemon-runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -46,8 +47,25 @@ int toolstack_setup(struct harness *harness, unsigned int domd, unsigned int fro
 int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, unsigned int domid,
                        const char *config)
 {
+    return daemon_runner_init_in(runner, harness, domid, config, NULL);
+}
+
+int daemon_runner_init_in(struct daemon_runner *runner, struct harness *harness,
+                          unsigned int domid, const char *config, const char *subdir)
+{
     *runner = (struct daemon_runner){.harness = harness, .domid = domid, .notify_fd = -1};
-    const char *dir = harness_directory(harness);
+    char *own = NULL;
+    if (subdir) {
+        if (asprintf(&own, "%s/%s", harness_directory(harness), subdir) < 0)
+            return -ENOMEM;
+        if (mkdir(own, 0700) < 0 && errno != EEXIST) {
+            int r = -errno;
+            free(own);
+            return r;
+        }
+        runner->directory = own;
+    }
+    const char *dir = own ? own : harness_directory(harness);
     if (asprintf(&runner->config_path, "%s/xenready.conf", dir) < 0
         || asprintf(&runner->control_path, "%s/control", dir) < 0
         || asprintf(&runner->notify_path, "%s/notify", dir) < 0)
@@ -233,8 +251,8 @@ int daemon_runner_capture_log(struct daemon_runner *runner)
 {
     free(runner->log_path);
     runner->log_path = NULL;
-    return asprintf(&runner->log_path, "%s/xenreadyd.log", harness_directory(runner->harness))
-                   < 0 ? -ENOMEM : 0;
+    const char *dir = runner->directory ? runner->directory : harness_directory(runner->harness);
+    return asprintf(&runner->log_path, "%s/xenreadyd.log", dir) < 0 ? -ENOMEM : 0;
 }
 
 char *daemon_runner_log_text(struct daemon_runner *runner)
@@ -300,6 +318,19 @@ void daemon_runner_finish(struct daemon_runner *runner)
     free(runner->config_path);
     free(runner->control_path);
     free(runner->notify_path);
+    if (runner->directory) {
+        /* The harness removes the files of its own directory only: the
+         * subdirectory goes here, with what the daemon left in it (its
+         * runtime files: lock, records), once it has stopped. */
+        DIR *dir = opendir(runner->directory);
+        for (struct dirent *entry; dir && (entry = readdir(dir));)
+            if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+                unlinkat(dirfd(dir), entry->d_name, 0);
+        if (dir)
+            closedir(dir);
+        rmdir(runner->directory);
+    }
+    free(runner->directory);
     *runner = (struct daemon_runner){.notify_fd = -1};
 }
 

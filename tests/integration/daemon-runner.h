@@ -33,6 +33,8 @@ struct daemon_runner {
     const char *system_bus;
     /* Its standard error, when daemon_runner_capture_log() asked for it. */
     char *log_path;
+    /* daemon_runner_init_in()'s subdirectory; NULL: the harness directory. */
+    char *directory;
 };
 
 /* What a toolstack sets up for a driver domain and one frontend, as
@@ -45,6 +47,12 @@ int toolstack_setup(struct harness *harness, unsigned int domd, unsigned int fro
  * its path for daemon_runner_start(). */
 int daemon_runner_init(struct daemon_runner *runner, struct harness *harness, unsigned int domid,
                        const char *config);
+/* The same with the runner's files (configuration, control socket, notify
+ * socket, captured log) in the subdirectory subdir of the harness directory
+ * (made when missing): the runtime directory is the control socket's, and
+ * one daemon holds it, so every daemon of a test needs its own. */
+int daemon_runner_init_in(struct daemon_runner *runner, struct harness *harness,
+                          unsigned int domid, const char *config, const char *subdir);
 /* The xenreadyd this build made. */
 const char *daemon_runner_program(void);
 /* Starts xenreadyd and waits (bounded) for READY=1. extra_args may be NULL. */

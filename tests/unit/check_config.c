@@ -900,7 +900,7 @@ START_TEST(test_unknown_probe_alone)
                       "probe = qemu\n");   /* 11 */
     assert_invalid(1);
     assert_exact_error(MAIN, 11, "unknown probe \"qemu\" for backend qemu (known: xenstore, "
-                                 "device-model, socket, unit, announce)");
+                                 "device-model, socket, unit, announce, xenready)");
     assert_not_reported("needs");
 
     /* Nor about the keys it has, which no kind can judge. */
@@ -911,7 +911,7 @@ START_TEST(test_unknown_probe_alone)
                       "owner = uid:0\n");         /* 14 */
     assert_invalid(1);
     assert_exact_error(MAIN, 12, "unknown probe \"qemu\" for backend qemu (known: xenstore, "
-                                 "device-model, socket, unit, announce)");
+                                 "device-model, socket, unit, announce, xenready)");
 }
 END_TEST
 
@@ -1346,7 +1346,7 @@ START_TEST(test_read_error)
 }
 END_TEST
 
-/* ---- signal methods (evtchn, static-evtchn, sysrq) ---- */
+/* ---- signal methods (evtchn, static-evtchn, sysrq, unpause) ---- */
 
 START_TEST(test_signal_methods_combined)
 {
@@ -1385,7 +1385,7 @@ static const struct error_case signal_cases[] = {
     {VALID "signal = evtchn\nsysrq-key = x\n", 11, "sysrq-key is only for signal = sysrq", 1},
     {VALID "signal = xenstore pigeon\n", 10,
      "unknown signal method \"pigeon\" for bridge domu1/pcie0 (known: xenstore, evtchn, "
-     "static-evtchn, sysrq)", 1},
+     "static-evtchn, sysrq, unpause)", 1},
     {VALID "signal = static-evtchn\nstatic-evtchn-port = 7\nstatic-evtchn-port = 8\n", 12,
      "static-evtchn-port is set twice", 1},
     {VALID "signal = static-evtchn\n"                     /* 10 */
@@ -1514,6 +1514,148 @@ START_TEST(test_needs_xenstore)
 }
 END_TEST
 
+/* ---- a guest held paused: probe = xenready, signal = unpause ---- */
+
+/* A backend that is another daemon's bridge, and a bridge that only holds
+ * its guest paused; appended to VALID (lines from 10 on). */
+#define HELD                                        \
+    "[backend storage]\n"                 /* 10 */ \
+    "probe = xenready\n"                  /* 11 */ \
+    "bridge = domu1/pcie0\n"              /* 12 */ \
+    "publisher = 2\n"                     /* 13 */ \
+    "[bridge domu1/held]\n"               /* 14 */ \
+    "backends = storage\n"                /* 15 */
+
+START_TEST(test_held_keys_parse)
+{
+    load_string(VALID HELD "signal = unpause\ntimeout = 5\nunpause-on-timeout = yes\n"
+                           "[bridge domu1/held2]\nbackends = storage\nsignal = unpause\n");
+    assert_loaded();
+    ck_assert_msg(report.line_count == 0, "unexpected report:\n%s", report_text());
+    const struct backend *backend = model_find_backend(model, "storage");
+    ck_assert_int_eq(backend->probe, PROBE_XENREADY);
+    /* The node the publisher writes, in the frontend's home (domid 1). */
+    ck_assert_str_eq(backend->xenready_node, "/local/domain/1/xenready/pcie0");
+    ck_assert_uint_eq(backend->publisher_domid, 2);
+    const struct bridge *bridge = model_find_bridge(model, "domu1/held");
+    ck_assert_uint_eq(bridge->signal_methods, SIGNAL_UNPAUSE);
+    /* A guest held paused is told nothing: no path needed. */
+    ck_assert_ptr_null(bridge->device_tree_path);
+    ck_assert(bridge->unpause_on_timeout);
+    ck_assert_uint_eq(bridge->timeout_seconds, 5);
+    /* The default: keep it paused past the timeout. */
+    ck_assert(!model_find_bridge(model, "domu1/held2")->unpause_on_timeout);
+}
+END_TEST
+
+/* Combined with other methods, and the publisher's limits. */
+START_TEST(test_held_keys_combined)
+{
+    load_string(VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\n"
+                      "publisher = 32751\n"
+                      "[backend dom0]\nprobe = xenready\nbridge = domu1/pcie0\npublisher = 0\n"
+                      "[bridge domu1/held]\ndevice-tree-path = /pcie@20000000\n"
+                      "backends = storage dom0\nsignal = evtchn unpause\ntimeout = 2\n"
+                      "unpause-on-timeout = no\n");
+    assert_loaded();
+    ck_assert_uint_eq(model_find_backend(model, "storage")->publisher_domid, 32751);
+    ck_assert_uint_eq(model_find_backend(model, "dom0")->publisher_domid, 0);
+    const struct bridge *bridge = model_find_bridge(model, "domu1/held");
+    ck_assert_uint_eq(bridge->signal_methods, SIGNAL_XENSTORE | SIGNAL_EVTCHN | SIGNAL_UNPAUSE);
+    ck_assert(!bridge->unpause_on_timeout);
+}
+END_TEST
+
+static const struct error_case held_cases[] = {
+    /* What probe = xenready needs, at its section. */
+    {VALID "[backend storage]\nprobe = xenready\npublisher = 2\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 10,
+     "backend storage: probe = xenready needs bridge = FRONTEND/ID", 1},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 10,
+     "backend storage: probe = xenready needs publisher = DOMID", 1},
+    /* Bad bridge = values, at their line. */
+    {VALID HELD "signal = unpause\n[backend s2]\nprobe = xenready\nbridge = pcie0\n"
+                "publisher = 2\n", 19,
+     "bad bridge \"pcie0\" for backend s2: expected FRONTEND/ID", 0},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/\npublisher = 2\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 12,
+     "bad bridge \"domu1/\" for backend storage", 1},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = /pcie0\npublisher = 2\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 12,
+     "bad bridge \"/pcie0\" for backend storage", 1},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0/x\npublisher = 2\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 12,
+     "bad bridge \"domu1/pcie0/x\" for backend storage", 1},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pc.ie0\npublisher = 2\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 12,
+     "bad bridge \"domu1/pc.ie0\" for backend storage", 1},
+    /* The frontend must be one of this daemon's: its domid names the node. */
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu9/pcie0\npublisher = 2\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 12,
+     "backend storage refers to unknown frontend \"domu9\" (define it with its domid)", 1},
+    /* The publisher is a domid. */
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\npublisher = 32752\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 13,
+     "bad publisher \"32752\" for backend storage: expected the domid of the domain whose "
+     "xenreadyd publishes the bridge, 0 to 32751", 0},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\npublisher = -1\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 13,
+     "bad publisher \"-1\"", 0},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\npublisher = 2x\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 13,
+     "bad publisher \"2x\"", 0},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\npublisher = domd\n"
+           "[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 13,
+     "bad publisher \"domd\"", 0},
+    {VALID "[backend storage]\nprobe = xenready\nbridge = domu1/pcie0\npublisher = 2\n"
+           "publisher = 3\n[bridge domu1/held]\nbackends = storage\nsignal = unpause\n", 14,
+     "publisher is set twice", 1},
+    /* unpause-on-timeout: only for signal = unpause, only with a timeout. */
+    {VALID "unpause-on-timeout = yes\n", 10,
+     "bridge domu1/pcie0: unpause-on-timeout is only for signal = unpause", 1},
+    {VALID "timeout = 5\nunpause-on-timeout = no\n", 11,
+     "bridge domu1/pcie0: unpause-on-timeout is only for signal = unpause", 1},
+    {VALID HELD "signal = unpause\nunpause-on-timeout = yes\n", 17,
+     "bridge domu1/held: unpause-on-timeout = yes needs timeout = SECONDS", 1},
+    {VALID HELD "signal = unpause\ntimeout = 5\nunpause-on-timeout = maybe\n", 18,
+     "bad unpause-on-timeout \"maybe\" for bridge domu1/held: expected yes or no", 0},
+    {VALID HELD "signal = unpause\ntimeout = 5\nunpause-on-timeout = no\n"
+                "unpause-on-timeout = yes\n", 19, "unpause-on-timeout is set twice", 1},
+    /* The path is still needed when anything else tells the guest. */
+    {VALID HELD "signal = xenstore unpause\n", 14,
+     "bridge domu1/held has no device-tree-path", 1},
+    {VALID HELD "signal = evtchn unpause\n", 14, "bridge domu1/held has no device-tree-path", 1},
+    {VALID HELD "", 14, "bridge domu1/held has no device-tree-path", 1},
+    {VALID HELD "signal = unpause sysrq\nsysrq-key = x\n", 14,
+     "bridge domu1/held has no device-tree-path", 1},
+};
+ERROR_CASE_TEST(test_held_errors, held_cases)
+
+/* bridge = and publisher = under another probe: each refused at its own
+ * line, nothing else said. */
+START_TEST(test_held_keys_refused_under_other_probes)
+{
+    load_string(VALID "[backend net]\n"                 /* 10 */
+                      "probe = xenstore\n"              /* 11 */
+                      "path = backend/vif/1/0/state\n"  /* 12 */
+                      "value = 4\n"                     /* 13 */
+                      "bridge = domu1/pcie0\n"          /* 14 */
+                      "publisher = 2\n"                 /* 15 */
+                      "[backend qemu]\n"                /* 16 */
+                      "probe = device-model\n"          /* 17 */
+                      "frontend = domu1\n"              /* 18 */
+                      "publisher = 2\n"                 /* 19 */
+                      "[bridge domu1/pcie1]\n"          /* 20 */
+                      "device-tree-path = /pcie@20000000\n"
+                      "backends = net qemu\n");
+    assert_invalid(3);
+    assert_exact_error(MAIN, 14, "backend net: bridge = is only for probe = xenready");
+    assert_exact_error(MAIN, 15, "backend net: publisher = is only for probe = xenready");
+    assert_exact_error(MAIN, 19, "backend qemu: publisher = is only for probe = xenready");
+}
+END_TEST
+
 /* ---- runner ---- */
 
 static void add_case(Suite *suite, const char *name, const TTest *test, size_t loops)
@@ -1606,6 +1748,12 @@ static Suite *config_suite(void)
     ADD_TABLE_CASE(s, "needs_xenstore", test_needs_xenstore, needs_xenstore_cases);
     add_case(s, "unit_keys_need_systemd", test_unit_keys_need_systemd, 0);
     add_case(s, "unit_keys_need_systemd_in_dropin", test_unit_keys_need_systemd_in_dropin, 0);
+
+    add_case(s, "held_keys_parse", test_held_keys_parse, 0);
+    add_case(s, "held_keys_combined", test_held_keys_combined, 0);
+    ADD_TABLE_CASE(s, "held_errors", test_held_errors, held_cases);
+    add_case(s, "held_keys_refused_under_other_probes", test_held_keys_refused_under_other_probes,
+             0);
     return s;
 }
 

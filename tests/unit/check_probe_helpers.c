@@ -353,19 +353,19 @@ START_TEST(config_errors_of_the_probes)
          * none of its keys is judged by one (nor missing for one). */
         {HEAD "[backend b]\nprobe = teleport\n",
          ":7: error: unknown probe \"teleport\" for backend b (known: xenstore, device-model, "
-         "socket, unit, announce)\n"},
+         "socket, unit, announce, xenready)\n"},
         {HEAD "[backend b]\nprobe = qemu\npath = /x\nvalue = 1\nunit = a.service\nowner = uid:0\n"
               "frontend = domu1\nfollow-symlink = yes\n",
          ":7: error: unknown probe \"qemu\" for backend b (known: xenstore, device-model, "
-         "socket, unit, announce)\n"},
+         "socket, unit, announce, xenready)\n"},
         /* What holds for every kind is still checked. */
         {HEAD "[backend b]\nprobe = qemu\npidfile = /p\nliveness-unit = a.service\nowner = root\n"
               "colour = red\n",
          ":7: error: unknown probe \"qemu\" for backend b (known: xenstore, device-model, "
-         "socket, unit, announce)\n"
+         "socket, unit, announce, xenready)\n"
          ":10: error: bad owner \"root\" for backend b: expected uid:NUMBER or unit:NAME.service\n"
          ":11: error: unknown key \"colour\" in [backend b] (known: probe, path, value, frontend, "
-         "unit, owner, follow-symlink, pidfile, liveness-unit)\n"
+         "bridge, publisher, unit, owner, follow-symlink, pidfile, liveness-unit)\n"
          ":9: error: backend b: use pidfile = or liveness-unit = for liveness, not both\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
