@@ -403,8 +403,17 @@ static void unpause_start(struct signaller *base)
 static void unpause_publish(struct signaller *base, struct bridge *bridge)
 {
     struct unpause_signaller *signaller = to_unpause(base);
-    if (signal_slots_find(&signaller->slots, bridge))
-        domain_evaluate(signaller, bridge->frontend->domid);
+    struct signal_slot *slot = signal_slots_find(&signaller->slots, bridge);
+    if (!slot)
+        return;
+    /* Said once per withdrawal: the guest it let go cannot be told. */
+    const struct held_domain *held = held_find(signaller, bridge->frontend->domid);
+    if (held && held->hold == HOLD_UNPAUSED && slot->shown == BRIDGE_READY
+        && bridge->state != BRIDGE_READY)
+        log_bridge(LOG_NOTICE, bridge, NULL, "bridge %s: not ready any more; domain %u runs "
+                   "(unpaused once) and signal = unpause cannot say so", bridge->name,
+                   bridge->frontend->domid);
+    domain_evaluate(signaller, bridge->frontend->domid);
 }
 
 static int unpause_report(struct signaller *base, const struct bridge *bridge,

@@ -30,8 +30,11 @@ function parse_console_line(    i, line, row, n, c, k, key) {
     rest = line; sub(/^E2E\[[^]]*\] [^ ]+ ?/, "", rest)
     event = f[3]
     if (event == "FAIL") fail(tag ": " rest)
-    if (event == "status-begin") { label = f[4]; tables[label] = "" }
+    # A table is its domain's: dom0's may be printed between a guest's
+    # forwarded lines.
+    if (event == "status-begin") { label = f[4]; status_label[tag] = label; tables[label] = "" }
     if (event == "status|") {
+        label = status_label[tag]
         row = rest; sub(/^status\| ?/, "", row); gsub(/ +/, " ", row); sub(/ $/, "", row)
         tables[label] = tables[label] "\n    " row
         n = split(row, c, " ")

@@ -223,6 +223,50 @@ driver_domain_trees() {
     done
 }
 
+# paused_trees GUEST_KERNEL: the held-paused scenario's trees in $work (run
+# paused): dom0 is the toolstack and runs xenreadyd (probe = xenready, signal
+# = unpause) with xenreadyctl; DomD runs xenreadyd and the backends as in the
+# driver-domain layout (signal = xenstore only); the frontend has nothing of
+# this project, only xenstore-read to report what it finds at its first
+# moment. E2E_PAUSED_DOM0_CONF replaces dom0's configuration (to see the
+# checks fail on a wrong one).
+paused_trees() {
+    local kernel=$1 tool guest
+    new_tree "$work/domd" paused-domd-init
+    add_modules "$work/domd" xen-evtchn unix_diag
+    install_xenstore_tools "$work/domd"
+    install_program "$work/domd" "$programs/daemon/xenreadyd" usr/sbin/xenreadyd
+    install_program "$work/domd" "$programs/ctl/xenreadyctl" usr/bin/xenreadyctl
+    install_program "$work/domd" "$programs/tests/e2e/e2e-listen" usr/bin/e2e-listen
+    install -d -m 0755 "$work/domd/etc/xen/xenready.d"
+    install -m 0644 "$here/paused-domd.conf" "$work/domd/etc/xen/xenready.conf"
+
+    new_tree "$work/domu" paused-domu-init
+    install_program "$work/domu" "$root/usr/bin/xenstore-read" usr/bin/xenstore-read
+
+    new_tree "$work/dom0" paused-dom0-init
+    add_modules "$work/dom0" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs
+    install_xenstore_tools "$work/dom0"
+    for tool in xenstored xenconsoled xen-init-dom0 xl; do
+        install_program "$work/dom0" "$xen_bin/$tool" "usr/lib/xen-4.17/bin/$tool"
+    done
+    # xenreadyd links libxenctrl (signal = unpause): the one unpacked from
+    # Debian's libxenmisc4.17, like xl's.
+    install_program "$work/dom0" "$programs/daemon/xenreadyd" usr/sbin/xenreadyd
+    install_program "$work/dom0" "$programs/ctl/xenreadyctl" usr/bin/xenreadyctl
+    install -d -m 0755 "$work/dom0/etc/xen/xenready.d"
+    install -m 0644 "${E2E_PAUSED_DOM0_CONF:-$here/paused-dom0.conf}" \
+        "$work/dom0/etc/xen/xenready.conf"
+    mkdir -p "$work/dom0/guests" "$work/dom0/etc/e2e"
+    : >"$work/dom0/etc/xen/xl.conf"
+    cp "$kernel" "$work/dom0/guests/vmlinuz"
+    for guest in domd domu; do
+        sed -e "s/^type = .*/type = \"$guest_type\"/" -e "s/^memory = .*/memory = $guest_memory/" \
+            "$here/$guest.cfg" >"$work/dom0/etc/e2e/$guest.cfg"
+        cpio_of "$work/$guest" | gzip -1 >"$work/dom0/guests/$guest.cpio.gz"
+    done
+}
+
 cpio_of() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet --owner 0:0); }
 
 # --- QEMU ------------------------------------------------------------------------

@@ -562,9 +562,12 @@ START_TEST(unpaused_once_when_every_bridge_is_ready)
     char *error = unpause_error("domu1/hold-storage");
     ck_assert_ptr_null(error);
 
-    /* A backend going and coming back asks nothing more of Xen. */
+    /* A backend going and coming back asks nothing more of Xen; the
+     * withdrawal the guest cannot be told of is said. */
     publisher_backend(DOMD2, "gone");
     held_wait_status(WAITING_NETWORK);
+    wait_log("bridge domu1/hold-network: not ready any more; domain 5 runs (unpaused once) "
+             "and signal = unpause cannot say so");
     publisher_backend(DOMD2, "up");
     held_wait_status(ALL_READY);
     ck_assert_uint_eq(unpauses("unpause "), 1);
