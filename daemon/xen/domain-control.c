@@ -19,6 +19,10 @@ struct domain_control {
  * back as return values, which the callers say in their own words. */
 static void logger_message(struct xentoollog_logger *logger, xentoollog_level level,
                            int errnoval, const char *context, const char *format, va_list al)
+    __attribute__((format(printf, 5, 0)));
+
+static void logger_message(struct xentoollog_logger *logger, xentoollog_level level,
+                           int errnoval, const char *context, const char *format, va_list al)
 {
     char text[512];
     vsnprintf(text, sizeof(text), format, al);
