@@ -381,6 +381,35 @@ static void wait_log(const char *text)
 
 /* ---- the probe: another daemon's bridge, read as a guest reads it ---- */
 
+/* dom0's daemon on config and both publishers, no backend up yet. */
+static void start_waiting(const char *config)
+{
+    held_start(config);
+    publishers_start();
+    held_wait_status(WAITING_BOTH);
+}
+
+/* The network backend goes and comes back, each step seen by dom0's
+ * daemon. */
+static void flap_network(void)
+{
+    publisher_backend(DOMD2, "gone");
+    held_wait_status(WAITING_NETWORK);
+    publisher_backend(DOMD2, "up");
+    held_wait_status(ALL_READY);
+}
+
+/* dom0's daemon on config and both publishers, every backend up: both
+ * bridges ready. */
+static void start_all_ready(const char *config)
+{
+    held_start(config);
+    publishers_start();
+    publisher_backend(DOMD1, "up");
+    publisher_backend(DOMD2, "up");
+    held_wait_status(ALL_READY);
+}
+
 /* The test is the publisher (domain 1 for storage, 2 for network), so that
  * it can leave a pair half written. An unsettled pair must change nothing;
  * proving a non-event needs a later event: the other bridge's change, which
@@ -475,11 +504,7 @@ END_TEST
 START_TEST(probe_publisher_restarting)
 {
     frontend_create(false, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
     char *log = daemon_runner_log_text(&held);
     size_t up_at = strlen(log);
     free(log);
@@ -517,11 +542,7 @@ END_TEST
 START_TEST(probe_publisher_gone)
 {
     frontend_create(false, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
 
     daemon_runner_stop(&publisher[DOMD1], SIGKILL);
     ck_assert_int_eq(harness_release(harness, DOMD1), 0);
@@ -545,9 +566,7 @@ END_TEST
 START_TEST(unpaused_once_when_every_bridge_is_ready)
 {
     frontend_create(true, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    held_wait_status(WAITING_BOTH);
+    start_waiting(HELD_CONFIG(""));
 
     publisher_backend(DOMD1, "up");
     held_wait_status(WAITING_NETWORK);
@@ -579,18 +598,11 @@ END_TEST
 START_TEST(not_created_paused_left_alone)
 {
     frontend_create(false, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
     wait_log("domain 5 (frontend domu1) is running: signal = unpause leaves it alone");
     /* An operator pauses it later: still not ours. */
     ck_assert_int_eq(fake_domctl_set_paused(domctl_dir, FRONTEND, true), 0);
-    publisher_backend(DOMD2, "gone");
-    held_wait_status(WAITING_NETWORK);
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    flap_network();
     ck_assert_uint_eq(unpauses("unpause "), 0);
     assert_paused(true);
 
@@ -598,10 +610,7 @@ START_TEST(not_created_paused_left_alone)
      * runtime directory says that it saw this instance running. */
     held_restart_around(NULL, NULL);
     held_wait_status(ALL_READY);
-    publisher_backend(DOMD2, "gone");
-    held_wait_status(WAITING_NETWORK);
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    flap_network();
     ck_assert_uint_eq(unpauses("unpause "), 0);
     assert_paused(true);
 }
@@ -613,9 +622,7 @@ END_TEST
 START_TEST(unpaused_by_someone_else_left_alone)
 {
     frontend_create(true, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    held_wait_status(WAITING_BOTH);
+    start_waiting(HELD_CONFIG(""));
     ck_assert_int_eq(fake_domctl_set_paused(domctl_dir, FRONTEND, false), 0);
     publisher_backend(DOMD1, "up");
     held_wait_status(WAITING_NETWORK);
@@ -634,11 +641,7 @@ END_TEST
 START_TEST(operator_pause_is_not_undone)
 {
     frontend_create(true, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
     ck_assert_uint_eq(unpauses("unpause 5 ok"), 1);
 
     ck_assert_int_eq(fake_domctl_set_paused(domctl_dir, FRONTEND, true), 0);
@@ -656,10 +659,7 @@ START_TEST(operator_pause_is_not_undone)
     ck_assert_int_eq(access(record, F_OK), 0);
     held_restart_around(NULL, NULL);
     held_wait_status(ALL_READY);
-    publisher_backend(DOMD2, "gone");
-    held_wait_status(WAITING_NETWORK);
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    flap_network();
     assert_paused(true);
     ck_assert_uint_eq(unpauses("unpause "), 1);
 }
@@ -670,11 +670,7 @@ END_TEST
 START_TEST(new_instance_same_domid)
 {
     frontend_create(true, 1, true);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
     ck_assert_uint_eq(unpauses("unpause 5 ok"), 1);
 
     /* xl destroy, xl create -p: a new handle. Its nodes are gone with its
@@ -694,10 +690,7 @@ START_TEST(new_instance_same_domid)
     held_wait_status(ALL_READY);
     /* And paused by an operator before anything else: not ours either. */
     ck_assert_int_eq(fake_domctl_set_paused(domctl_dir, FRONTEND, true), 0);
-    publisher_backend(DOMD2, "gone");
-    held_wait_status(WAITING_NETWORK);
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    flap_network();
     ck_assert_uint_eq(unpauses("unpause "), 2);
     assert_paused(true);
 
@@ -774,11 +767,7 @@ START_TEST(unprivileged_reports_and_keeps_running)
 {
     frontend_create(true, 1, true);
     ck_assert_int_eq(fake_domctl_privileged(domctl_dir, false), 0);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
     const char *const bridges[] = {"domu1/hold-storage", "domu1/hold-network"};
     for (size_t i = 0; i < 2; i++) {
         char *error = unpause_error(bridges[i]);
@@ -890,11 +879,7 @@ START_TEST(refused_by_the_hypervisor_reports)
 {
     frontend_create(true, 1, true);
     ck_assert_int_eq(fake_domctl_may_control(domctl_dir, false), 0);
-    held_start(HELD_CONFIG(""));
-    publishers_start();
-    publisher_backend(DOMD1, "up");
-    publisher_backend(DOMD2, "up");
-    held_wait_status(ALL_READY);
+    start_all_ready(HELD_CONFIG(""));
     char *error = unpause_error("domu1/hold-storage");
     ck_assert_ptr_nonnull(error);
     ck_assert_str_eq(error, "cannot ask the hypervisor about domain 5: Operation not permitted");
