@@ -52,7 +52,6 @@ struct unpause_signaller {
     struct xenstore *xenstore;
     struct signal_slots slots;
     struct domain_control *control;      /* opened when a bridge first needs it */
-    int control_error;                   /* why it could not be; 0: not tried */
     struct held_domain *held;            /* instances seen, kept across reloads */
     size_t held_count;
     struct xenstore_watch *introduced, *released;
@@ -203,12 +202,10 @@ static void slots_succeed(struct unpause_signaller *signaller, unsigned int domi
 }
 
 /* Whether every bridge of frontend domid that this signal serves lets it
- * go: ready, or past its start-up timeout when allowed to. The first that
- * does not is in *holding. */
+ * go: ready, or past its start-up timeout when allowed to (*on_timeout). */
 static bool frontend_released(struct unpause_signaller *signaller, unsigned int domid,
-                              const struct bridge **holding, bool *on_timeout)
+                              bool *on_timeout)
 {
-    *holding = NULL;
     *on_timeout = false;
     for (size_t i = 0; i < signaller->slots.count; i++) {
         const struct bridge *bridge = signaller->slots.slots[i].bridge;
@@ -218,7 +215,6 @@ static bool frontend_released(struct unpause_signaller *signaller, unsigned int 
             *on_timeout = true;
             continue;
         }
-        *holding = bridge;
         return false;
     }
     return true;
@@ -228,15 +224,14 @@ static int control_get(struct unpause_signaller *signaller)
 {
     if (signaller->control)
         return 0;
-    int r = domain_control_open(&signaller->control);
-    signaller->control_error = r;
-    return r;
+    /* Tried again at each evaluation: the privilege may come later. */
+    return domain_control_open(&signaller->control);
 }
 
 /* Looks at frontend domid's domain and unpauses it when its time came. */
 static void domain_evaluate(struct unpause_signaller *signaller, unsigned int domid)
 {
-    const struct bridge *holding = NULL, *first = NULL;
+    const struct bridge *first = NULL;
     for (size_t i = 0; i < signaller->slots.count && !first; i++)
         if (signaller->slots.slots[i].bridge
             && signaller->slots.slots[i].bridge->frontend->domid == domid)
@@ -297,7 +292,7 @@ static void domain_evaluate(struct unpause_signaller *signaller, unsigned int do
         return;
     }
     bool on_timeout;
-    if (!frontend_released(signaller, domid, &holding, &on_timeout)) {
+    if (!frontend_released(signaller, domid, &on_timeout)) {
         slots_succeed(signaller, domid, BRIDGE_WAITING);
         return;
     }
