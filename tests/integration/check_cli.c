@@ -316,36 +316,6 @@ START_TEST(refused_outsider_is_told_why)
 }
 END_TEST
 
-/* A process of uid, in the control group, holding count connections to the
- * control socket that ask nothing; its pid once they are all made. */
-static pid_t idle_connections(uid_t uid, int count)
-{
-    int ready[2];
-    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        gid_t groups[] = {CONTROL_GID};
-        if (setgroups(1, groups) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0
-            || setresuid(uid, uid, uid) < 0)
-            _exit(1);
-        struct sockaddr_un address = {.sun_family = AF_UNIX};
-        snprintf(address.sun_path, sizeof(address.sun_path), "%s", runner.control_path);
-        for (int i = 0; i < count; i++) {
-            int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-            if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0)
-                _exit(1);
-        }
-        (void)!write(ready[1], "x", 1);
-        pause();
-        _exit(0);
-    }
-    close(ready[1]);
-    char byte;
-    ck_assert_int_eq(read(ready[0], &byte, 1), 1);
-    close(ready[0]);
-    return pid;
-}
 
 /* Root is always served, in turn: once its answer is there, the daemon has
  * accepted every connection made before it. */
@@ -367,7 +337,8 @@ START_TEST(clients_refused_for_limits_are_told_why)
     start_daemon(config);
     pid_t holders[8];
     size_t holder_count = 0;
-    holders[holder_count++] = idle_connections(MEMBER_UID, XENREADY_CONTROL_PER_UID_MAX);
+    holders[holder_count++] = daemon_runner_idle_connections(&runner, MEMBER_UID, CONTROL_GID,
+                                                                   XENREADY_CONTROL_PER_UID_MAX);
     daemon_has_accepted_everything();
     struct outcome outcome = ctl(&(struct ctl){.uid = MEMBER_UID}, (const char *[]){"status",
                                                                                      NULL});
@@ -379,7 +350,7 @@ START_TEST(clients_refused_for_limits_are_told_why)
     for (uid_t uid = MEMBER_UID + 1; left > 0; uid++) {
         int count = left < XENREADY_CONTROL_PER_UID_MAX ? left : XENREADY_CONTROL_PER_UID_MAX;
         ck_assert_uint_lt(holder_count, sizeof(holders) / sizeof(holders[0]));
-        holders[holder_count++] = idle_connections(uid, count);
+        holders[holder_count++] = daemon_runner_idle_connections(&runner, uid, CONTROL_GID, count);
         left -= count;
     }
     daemon_has_accepted_everything();

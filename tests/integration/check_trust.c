@@ -871,36 +871,6 @@ START_TEST(a_crowd_of_members_locks_out_no_owner)
 }
 END_TEST
 
-/* A process of uid, in the control group, holding count connections to the
- * control socket that never ask anything; its pid once they are all made. */
-static pid_t idle_connections(uid_t uid, int count)
-{
-    int ready[2];
-    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        gid_t groups[] = {CONTROL_GID};
-        if (setgroups(1, groups) < 0 || setresgid(65534, 65534, 65534) < 0
-            || setresuid(uid, uid, uid) < 0)
-            _exit(1);
-        struct sockaddr_un address = {.sun_family = AF_UNIX};
-        snprintf(address.sun_path, sizeof(address.sun_path), "%s", runner.control_path);
-        for (int i = 0; i < count; i++) {
-            int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-            if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0)
-                _exit(1);
-        }
-        (void)!write(ready[1], "x", 1);
-        pause();
-        _exit(0);
-    }
-    close(ready[1]);
-    char byte;
-    ck_assert_int_eq(read(ready[0], &byte, 1), 1);
-    close(ready[0]);
-    return pid;
-}
 
 /* Issue 15, 4: a member's connections that ask nothing are bounded per uid
  * (and dropped after XENREADY_CONTROL_TIMEOUT_SECONDS); the owner and root
@@ -908,7 +878,8 @@ static pid_t idle_connections(uid_t uid, int count)
 START_TEST(idle_connections_of_one_member_are_bounded)
 {
     start_with_control_group();
-    pid_t holder = idle_connections(NOBODY, XENREADY_CONTROL_PER_UID_MAX);
+    pid_t holder = daemon_runner_idle_connections(&runner, NOBODY, CONTROL_GID,
+                                                  XENREADY_CONTROL_PER_UID_MAX);
     ck_assert_int_eq(ctl_as(NOBODY, NULL, (const char *[]){"status", NULL}), 1);
     ck_assert_int_eq(ctl_as(OWNER_UID, NULL, (const char *[]){"ready", "ann", NULL}), 0);
     ck_assert_int_eq(daemon_runner_ctl(&runner, NULL, (const char *[]){"status", NULL}), 0);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -743,4 +744,35 @@ void xenstored_link_end(struct xenstored_link *link)
 {
     unlink(link->path);
     rmdir(link->dir);
+}
+
+pid_t daemon_runner_idle_connections(struct daemon_runner *runner, uid_t uid, gid_t gid,
+                                     int count)
+{
+    const gid_t nobody = 65534;
+    int ready[2];
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gid_t groups[] = {gid};
+        if (setgroups(1, groups) < 0 || setresgid(nobody, nobody, nobody) < 0
+            || setresuid(uid, uid, uid) < 0)
+            _exit(1);
+        struct sockaddr_un address = {.sun_family = AF_UNIX};
+        snprintf(address.sun_path, sizeof(address.sun_path), "%s", runner->control_path);
+        for (int i = 0; i < count; i++) {
+            int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+            if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0)
+                _exit(1);
+        }
+        (void)!write(ready[1], "x", 1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char byte;
+    ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    return pid;
 }

@@ -98,6 +98,12 @@ int daemon_runner_reload(struct daemon_runner *runner, const char *config);
  * its standard output is stored in *output (malloc'd) when output != NULL. */
 int daemon_runner_ctl(struct daemon_runner *runner, char **output, const char *const *args);
 
+/* A child process of uid (group nobody, supplementary group gid) holding
+ * count connections to the daemon's control socket that never ask anything;
+ * returns its pid once they are all made. The caller kills and reaps it. */
+pid_t daemon_runner_idle_connections(struct daemon_runner *runner, uid_t uid, gid_t gid,
+                                     int count);
+
 /* Registers watches through client on prefix0, prefix1, … (token "taken")
  * until xenstored refuses one for the domain's watch quota (asserted: E2BIG);
  * returns how many were taken. */
